@@ -1,0 +1,51 @@
+# ReelRank: `make demo` runs the platform end to end; `make test` runs the whole test suite.
+# Both create or reuse .venv and install the locked dependencies first (idempotent).
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+# Real engines the tests use when they answer (the CI machine starts both).
+export REELRANK_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+export REELRANK_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: setup demo test lint serve lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# torch first, pinned, so nothing can pull a CUDA build
+	$(BIN)/python -m pip install --quiet -c constraints.txt torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/reelrank demo
+
+test: setup lint
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+serve: setup
+	$(BIN)/reelrank serve
+
+# Re-resolve constraints.txt from pyproject.toml in a scratch venv.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet torch==2.13.0
+	.lock-venv/bin/python -m pip install --quiet -e '.[test]'
+	{ echo "# Resolved versions of every dependency (pip freeze of a working set-up). Used as -c by 'make'."; \
+	  echo "# Regenerate with 'make lock' after changing pyproject.toml dependencies."; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable | sed 's/^torch==2.13.0+cpu/torch==2.13.0/'; } > constraints.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Shared foundation: settings, paths, column names, domain types and the catalogue database."""

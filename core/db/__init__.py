@@ -1,0 +1,1 @@
+"""Catalogue and account database: SQLAlchemy 2 models, sessions and Alembic migrations."""

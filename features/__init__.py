@@ -1,0 +1,1 @@
+"""Feature store: the Feast repo of user and video features, offline and online."""

@@ -1,0 +1,1 @@
+"""Orchestration: the ``reelrank`` CLI, the demo and Prefect flows."""

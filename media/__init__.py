@@ -1,0 +1,1 @@
+"""Media pipeline: probe, transcode and package videos for streaming (Ray tasks over PyAV)."""

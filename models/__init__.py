@@ -1,0 +1,1 @@
+"""Recommendation models behind one small interface, and FAISS candidate indexes."""

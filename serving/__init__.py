@@ -1,0 +1,1 @@
+"""The FastAPI service: catalogue, HLS delivery, search and recommendations."""

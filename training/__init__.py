@@ -1,0 +1,1 @@
+"""Offline work: datasets, splits, metrics, training and evaluation runs tracked in MLflow."""
