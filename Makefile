@@ -6,10 +6,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-# Real engines the tests use when they answer (the CI machine starts both).
-export REELRANK_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
-export REELRANK_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
-
 .PHONY: setup demo test lint serve lock clean
 
 $(STAMP): pyproject.toml constraints.txt

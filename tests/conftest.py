@@ -13,6 +13,9 @@ from core.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 MOVIELENS_SMALL = ROOT.parent / "shared" / "datasets" / "ml-latest-small"
+#: Loopback servers tried by default; set the variable to "" to run without them.
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 def _service_unavailable(what: str, reason: str) -> None:
@@ -53,7 +56,7 @@ def sqlite_url(data_root: Path) -> str:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A migrated catalogue in a fresh schema of the real PostgreSQL server, dropped afterwards."""
-    base = os.environ.get("REELRANK_TEST_POSTGRES_URL")
+    base = os.environ.get("REELRANK_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
     if not base:
         _service_unavailable("PostgreSQL", "REELRANK_TEST_POSTGRES_URL is not set")
     from sqlalchemy import create_engine, text
@@ -93,7 +96,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def redis_url() -> str:
     """The real Redis server's URL (a test database index), flushed before use."""
-    url = os.environ.get("REELRANK_TEST_REDIS_URL")
+    url = os.environ.get("REELRANK_TEST_REDIS_URL", DEFAULT_REDIS_URL)
     if not url:
         _service_unavailable("Redis", "REELRANK_TEST_REDIS_URL is not set")
     import redis

@@ -1,0 +1,190 @@
+"""The ``reelrank`` command line. Sub-commands import their packages only when they run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from core.errors import ReelRankError
+
+app = typer.Typer(
+    name="reelrank",
+    help="ReelRank: recommendation and personalization platform for video streaming.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Import, download and synthesise datasets.", no_args_is_help=True)
+import_app = typer.Typer(help="Import a public dataset into the catalogue.", no_args_is_help=True)
+db_app = typer.Typer(help="Catalogue database migrations.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+data_app.add_typer(import_app, name="import")
+app.add_typer(db_app, name="db")
+
+
+def _settings():  # noqa: ANN202 - returns core.settings.Settings, imported lazily
+    from core.settings import get_settings
+
+    settings = get_settings()
+    from core.logging import setup_logging
+
+    setup_logging(settings.log_level)
+    return settings
+
+
+def _migrated_url() -> str:
+    """The catalogue URL, migrated to the latest schema."""
+    from core.db.migrate import upgrade
+
+    settings = _settings()
+    settings.paths.ensure()
+    url = settings.resolved_database_url
+    upgrade(url)
+    return url
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the catalogue database to REVISION (default: the latest)."""
+    from core.db.migrate import current, upgrade
+
+    settings = _settings()
+    settings.paths.ensure()
+    upgrade(settings.resolved_database_url, revision)
+    typer.echo(f"database at revision {current(settings.resolved_database_url)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the catalogue database's migration revision."""
+    from core.db.migrate import current
+
+    typer.echo(current(_settings().resolved_database_url) or "unmigrated")
+
+
+@import_app.command("movielens")
+def import_movielens_cmd(
+    path: Annotated[Path, typer.Argument(help="Folder of a MovieLens release.")],
+) -> None:
+    """Import MovieLens (ml-latest-small, ml-25m, ml-100k, ml-1m) into the catalogue."""
+    from training.datasets.movielens import import_movielens
+
+    url = _migrated_url()
+    report = import_movielens(path, url, _settings().paths.events_file)
+    typer.echo(str(report))
+
+
+@import_app.command("movietweetings")
+def import_movietweetings_cmd(
+    path: Annotated[Path, typer.Argument(help="Folder with ratings.dat (and movies.dat).")],
+) -> None:
+    """Import MovieTweetings into the catalogue."""
+    from training.datasets.movietweetings import import_movietweetings
+
+    url = _migrated_url()
+    report = import_movietweetings(path, url, _settings().paths.events_file)
+    typer.echo(str(report))
+
+
+@data_app.command("download")
+def download_cmd(
+    name: Annotated[str, typer.Argument(help="ml-latest-small, ml-100k, ml-1m or ml-25m.")],
+    dest: Annotated[Path | None, typer.Option(help="Folder to unpack into.")] = None,
+) -> None:
+    """Download and unpack an official dataset archive (checksum verified, resumable)."""
+    from training.datasets.download import download_dataset
+
+    folder = download_dataset(name, dest or _settings().paths.datasets)
+    typer.echo(str(folder))
+
+
+@data_app.command("synth")
+def synth_cmd(
+    users: Annotated[int, typer.Option(min=1, help="Number of viewers.")] = 2_000,
+    videos: Annotated[int, typer.Option(min=1, help="Number of videos.")] = 500,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same world.")] = 7,
+    days: Annotated[int, typer.Option(min=1, help="Days of activity.")] = 28,
+) -> None:
+    """Generate a synthetic demo world: catalogue, users and weeks of events."""
+    from training.datasets.synth import SynthConfig, synthesize
+
+    url = _migrated_url()
+    config = SynthConfig(users=users, videos=videos, seed=seed, days=days)
+    typer.echo(str(synthesize(config, url, _settings().paths.events_file)))
+
+
+@app.command("train")
+def train_cmd(
+    factors: Annotated[int, typer.Option(min=1, help="ALS latent factors.")] = 64,
+    iterations: Annotated[int, typer.Option(min=1, help="ALS iterations.")] = 15,
+    k: Annotated[int, typer.Option(min=1, help="Cut-off of the offline metrics.")] = 10,
+) -> None:
+    """Train popularity and ALS on the event log; log to MLflow and register the model."""
+    from models.als import ALSConfig
+    from models.popularity import PopularityConfig
+    from training.train import train_and_log
+
+    settings = _settings()
+    settings.paths.ensure()
+    report = train_and_log(
+        settings.paths.events_file,
+        settings.resolved_mlflow_uri,
+        settings.paths.mlflow_artifacts,
+        PopularityConfig(),
+        ALSConfig(factors=factors, iterations=iterations),
+        k=k,
+    )
+    typer.echo(str(report))
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
+) -> None:
+    """Run the API server."""
+    import uvicorn
+
+    from serving.app import create_app
+
+    settings = _settings()
+    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port)
+
+
+@app.command("demo")
+def demo_cmd(
+    users: Annotated[int, typer.Option(min=10, help="Synthetic viewers.")] = 2_000,
+    videos: Annotated[int, typer.Option(min=10, help="Synthetic videos.")] = 500,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    serve: Annotated[bool, typer.Option(help="Leave the API running at the end.")] = True,
+) -> None:
+    """Run the walking skeleton end to end on the embedded defaults, then serve the API."""
+    from flows.demo import DemoConfig, run_demo
+
+    settings = _settings()
+    run_demo(settings, DemoConfig(users=users, videos=videos, seed=seed, serve=serve))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, printing user errors as ``error: ...`` with exit code 2."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="reelrank", standalone_mode=False)
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except ReelRankError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    """Console-script wrapper around ``main``."""
+    raise SystemExit(main())

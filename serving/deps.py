@@ -1,0 +1,35 @@
+"""FastAPI dependencies: settings, database sessions and the loaded recommender."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from core.db.session import session_factory
+from core.settings import Settings
+from serving.recommender import RecommenderService
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """The settings the app was created with."""
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A catalogue session for one request."""
+    settings: Settings = request.app.state.settings
+    with session_factory(settings.resolved_database_url)() as session:
+        yield session
+
+
+def get_recommender(request: Request) -> RecommenderService:
+    """The recommender loaded at start-up (or on first use)."""
+    return request.app.state.recommender
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionDep = Annotated[Session, Depends(get_session)]
+RecommenderDep = Annotated[RecommenderService, Depends(get_recommender)]

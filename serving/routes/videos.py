@@ -1,0 +1,91 @@
+"""Catalogue browsing and HLS delivery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, PlainTextResponse
+from sqlalchemy import func, select
+
+from core.db.models import Video
+from core.errors import NotFoundError
+from serving.catalogue import listed_videos, viewable_video
+from serving.deps import SessionDep, SettingsDep
+from serving.schemas import VideoOut, VideoPage
+
+router = APIRouter(prefix="/videos", tags=["videos"])
+
+HLS_MEDIA_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".ts": "video/mp2t",
+    ".vtt": "text/vtt",
+    ".jpg": "image/jpeg",
+}
+
+
+def _out(video: Video) -> VideoOut:
+    out = VideoOut.model_validate(video)
+    if video.renditions:
+        out.manifest_url = f"/videos/{video.id}/manifest.m3u8"
+    return out
+
+
+@router.get("", response_model=VideoPage)
+def list_videos(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> VideoPage:
+    """Public, ready videos, newest first."""
+    query = listed_videos()
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Video.published_at.desc().nulls_last(), Video.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return VideoPage(items=[_out(v) for v in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{video_id}", response_model=VideoOut)
+def get_video(video_id: int, session: SessionDep) -> VideoOut:
+    """One video by id."""
+    return _out(viewable_video(session, video_id))
+
+
+def _package_dir(settings: SettingsDep, video: Video) -> Path:
+    if not video.renditions:
+        raise NotFoundError(f"video {video.id} has no streams yet")
+    master = settings.paths.root / video.renditions[0].playlist_path
+    return master.parent.parent
+
+
+@router.get("/{video_id}/manifest.m3u8", response_class=PlainTextResponse)
+def master_playlist(video_id: int, session: SessionDep, settings: SettingsDep) -> PlainTextResponse:
+    """The HLS master playlist; its variant URIs point under ``hls/``."""
+    video = viewable_video(session, video_id)
+    master = _package_dir(settings, video) / "master.m3u8"
+    if not master.is_file():
+        raise NotFoundError(f"video {video_id} has no master playlist")
+    lines = []
+    for line in master.read_text().splitlines():
+        if line and not line.startswith("#") and "://" not in line:
+            line = f"hls/{line}"
+        lines.append(line)
+    return PlainTextResponse("\n".join(lines) + "\n", media_type=HLS_MEDIA_TYPES[".m3u8"])
+
+
+@router.get("/{video_id}/hls/{file_path:path}")
+def hls_file(video_id: int, file_path: str, session: SessionDep, settings: SettingsDep) -> FileResponse:
+    """A media playlist, init segment or media segment of the video's package."""
+    video = viewable_video(session, video_id)
+    package = _package_dir(settings, video).resolve()
+    target = (package / file_path).resolve()
+    media_type = HLS_MEDIA_TYPES.get(target.suffix)
+    if not target.is_relative_to(package) or media_type is None or not target.is_file():
+        raise NotFoundError(f"video {video_id} has no file {file_path!r}")
+    return FileResponse(target, media_type=media_type)
