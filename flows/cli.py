@@ -20,12 +20,14 @@ app = typer.Typer(
 data_app = typer.Typer(help="Import, download and synthesise datasets.", no_args_is_help=True)
 import_app = typer.Typer(help="Import a public dataset into the catalogue.", no_args_is_help=True)
 db_app = typer.Typer(help="Catalogue database migrations.", no_args_is_help=True)
+features_app = typer.Typer(help="The Feast feature store.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 data_app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
+app.add_typer(features_app, name="features")
 
 
-def _settings():  # noqa: ANN202 - returns core.settings.Settings, imported lazily
+def _settings():
     from core.settings import get_settings
 
     settings = get_settings()
@@ -116,6 +118,17 @@ def synth_cmd(
     typer.echo(str(synthesize(config, url, _settings().paths.events_file)))
 
 
+@features_app.command("sync")
+def features_sync_cmd() -> None:
+    """Build feature tables from the event log, apply the Feast repo and materialize."""
+    from features.store import sync_features
+
+    settings = _settings()
+    paths = settings.paths.ensure()
+    report = sync_features(paths.events_file, paths, settings.online_store, settings.redis_url)
+    typer.echo(str(report))
+
+
 @app.command("train")
 def train_cmd(
     factors: Annotated[int, typer.Option(min=1, help="ALS latent factors.")] = 64,
@@ -151,7 +164,9 @@ def serve_cmd(
     from serving.app import create_app
 
     settings = _settings()
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port)
+    uvicorn.run(
+        create_app(settings), host=host or settings.api_host, port=port or settings.api_port
+    )
 
 
 @app.command("demo")
