@@ -1,0 +1,101 @@
+"""Record packaging outcomes in the catalogue: renditions and the video's status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from core.db.models import Rendition, Video
+from core.db.session import session_scope
+from core.errors import NotFoundError
+from core.types import VideoStatus
+from media.errors import MediaError
+from media.hls import HlsPackage
+
+
+def _video(session: Session, video_id: int) -> Video:
+    """The video row, locked for update where the engine supports it."""
+    video = session.get(Video, video_id, with_for_update=True)
+    if video is None:
+        raise NotFoundError(f"video {video_id} does not exist")
+    return video
+
+
+def mark_processing(database_url: str, video_id: int) -> None:
+    """Move an uploaded (or failed, for a retry) video to processing."""
+    with session_scope(database_url) as session:
+        video = _video(session, video_id)
+        if video.status is VideoStatus.PROCESSING:
+            return
+        if video.status not in (VideoStatus.UPLOADED, VideoStatus.FAILED):
+            raise MediaError(
+                f"video {video_id} is {video.status}; only an uploaded or failed one "
+                "can be processed"
+            )
+        video.transition(VideoStatus.PROCESSING)
+
+
+def record_failure(database_url: str, video_id: int, reason: str) -> None:
+    """Mark the video failed with ``reason`` (an uploaded one passes through processing)."""
+    with session_scope(database_url) as session:
+        video = _video(session, video_id)
+        if video.status is VideoStatus.READY:
+            raise MediaError(f"video {video_id} is already ready; it cannot fail now")
+        if video.status is VideoStatus.FAILED:
+            video.failure_reason = reason
+            return
+        video.transition(VideoStatus.FAILED, reason=reason)
+
+
+def _relative(path: Path, data_root: Path) -> str:
+    """``path`` relative to ``data_root`` (POSIX form), or ``MediaError`` if outside it."""
+    try:
+        return path.resolve().relative_to(data_root.resolve()).as_posix()
+    except ValueError:
+        raise MediaError(f"{path} is not under the data root {data_root}") from None
+
+
+def record_package(database_url: str, video_id: int, package: HlsPackage, data_root: Path) -> None:
+    """Store one ``Rendition`` per packaged rung and move the video to ready.
+
+    An uploaded video passes through processing. A package whose playlists are missing or lie
+    outside ``data_root`` marks the video failed with that reason and raises ``MediaError``.
+    Earlier renditions of the video are replaced.
+    """
+    try:
+        rows = []
+        for rendition in package.renditions:
+            if not rendition.playlist.is_file():
+                raise MediaError(
+                    f"rendition {rendition.name}: playlist {rendition.playlist} is missing"
+                )
+            rows.append(
+                Rendition(
+                    video_id=video_id,
+                    name=rendition.name,
+                    width=rendition.width,
+                    height=rendition.height,
+                    bitrate=rendition.bandwidth,
+                    codecs=rendition.codecs,
+                    playlist_path=_relative(rendition.playlist, data_root),
+                )
+            )
+        if not rows:
+            raise MediaError(f"the package at {package.master} has no renditions")
+    except MediaError as exc:
+        record_failure(database_url, video_id, str(exc))
+        raise
+    with session_scope(database_url) as session:
+        video = _video(session, video_id)
+        if video.status in (VideoStatus.UPLOADED, VideoStatus.FAILED):
+            video.transition(VideoStatus.PROCESSING)
+        if video.status is not VideoStatus.PROCESSING:
+            raise MediaError(f"video {video_id} is {video.status}; it cannot take a new package")
+        session.execute(delete(Rendition).where(Rendition.video_id == video_id))
+        session.flush()
+        session.add_all(rows)
+        if video.duration_s is None:
+            video.duration_s = package.duration_s
+        video.transition(VideoStatus.READY)

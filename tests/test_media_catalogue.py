@@ -1,0 +1,97 @@
+"""Recording packages in the catalogue (SQLite and PostgreSQL): renditions and video status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from core.db.models import Rendition, Video
+from core.db.session import session_scope
+from core.errors import NotFoundError
+from core.types import VideoStatus
+from media.catalogue import mark_processing, record_failure, record_package
+from media.errors import MediaError
+from media.hls import package_hls
+from media.pipeline import process_video
+from media.testpattern import make_test_clip
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_test_clip(tmp_path_factory.mktemp("src") / "clip.mp4", seconds=1.2)
+
+
+def _new_video(database_url: str) -> int:
+    with session_scope(database_url) as session:
+        video = Video(title="test pattern")
+        session.add(video)
+        session.flush()
+        return video.id
+
+
+def _load(database_url: str, video_id: int) -> tuple[Video, list[Rendition]]:
+    with session_scope(database_url) as session:
+        video = session.get(Video, video_id)
+        rows = session.scalars(select(Rendition).where(Rendition.video_id == video_id)).all()
+        return video, list(rows)
+
+
+def test_record_package_stores_renditions_and_makes_the_video_ready(
+    database_url: str, data_root: Path, clip: Path
+) -> None:
+    video_id = _new_video(database_url)
+    package = package_hls(clip, data_root / "media" / "hls" / str(video_id))
+    record_package(database_url, video_id, package, data_root)
+    video, rows = _load(database_url, video_id)
+    assert video.status is VideoStatus.READY and video.published_at is not None
+    assert video.duration_s == pytest.approx(1.2, abs=0.05)
+    [row] = rows
+    rendition = package.renditions[0]
+    assert row.playlist_path == f"media/hls/{video_id}/360p/index.m3u8"
+    assert (data_root / row.playlist_path).is_file()
+    assert (row.name, row.width, row.height) == ("360p", 640, 360)
+    assert (row.bitrate, row.codecs) == (rendition.bandwidth, rendition.codecs)
+    with pytest.raises(MediaError, match=f"video {video_id} is ready; it cannot take a new"):
+        record_package(database_url, video_id, package, data_root)
+
+
+def test_a_package_outside_the_data_root_fails_the_video(
+    database_url: str, data_root: Path, clip: Path, tmp_path: Path
+) -> None:
+    video_id = _new_video(database_url)
+    package = package_hls(clip, tmp_path / "elsewhere")
+    with pytest.raises(MediaError, match="is not under the data root"):
+        record_package(database_url, video_id, package, data_root)
+    video, rows = _load(database_url, video_id)
+    assert video.status is VideoStatus.FAILED and rows == []
+    assert "is not under the data root" in video.failure_reason
+    with pytest.raises(NotFoundError, match="video 999999 does not exist"):
+        record_package(database_url, 999_999, package, data_root)
+
+
+def test_process_video_retries_a_failed_video(
+    database_url: str, data_root: Path, clip: Path
+) -> None:
+    video_id = _new_video(database_url)
+    upload = data_root / "media" / "originals" / "upload.mp4"
+    upload.parent.mkdir(parents=True)
+    upload.write_text("a text file, not a video")
+    with pytest.raises(MediaError, match="not a readable media file"):
+        process_video(database_url, video_id, upload, data_root, on_ray=False)
+    video, _ = _load(database_url, video_id)
+    assert video.status is VideoStatus.FAILED
+    assert video.failure_reason.startswith("packaging failed: ")
+    assert "not a readable media file" in video.failure_reason
+    assert not (data_root / "media" / "hls" / str(video_id)).exists()
+
+    package = process_video(database_url, video_id, clip, data_root, on_ray=False)
+    video, rows = _load(database_url, video_id)
+    assert video.status is VideoStatus.READY and video.failure_reason is None
+    assert [r.playlist_path for r in rows] == [f"media/hls/{video_id}/360p/index.m3u8"]
+    assert package.master == data_root / "media" / "hls" / str(video_id) / "master.m3u8"
+    with pytest.raises(MediaError, match="only an uploaded or failed one can be processed"):
+        mark_processing(database_url, video_id)
+    with pytest.raises(MediaError, match="already ready; it cannot fail now"):
+        record_failure(database_url, video_id, "late error")
