@@ -49,7 +49,7 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
                 values = pd.to_datetime(values, utc=True)
             out[col] = values.astype(dtype)
         else:
-            out[col] = pd.Series(pd.NA, index=frame.index).astype(dtype)
+            out[col] = pd.Series(None, index=frame.index, dtype=dtype)
     return out.reset_index(drop=True)
 
 

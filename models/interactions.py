@@ -90,10 +90,8 @@ class Interactions:
             raise DatasetError("some positive events have no user_id or video_id")
         import pandas as pd
 
-        seconds = pd.to_datetime(events[c.EVENT_TIMESTAMP], utc=True).astype("int64") / 1e6
-        if events[c.EVENT_TIMESTAMP].dtype.kind == "M":
-            unit = np.datetime_data(events[c.EVENT_TIMESTAMP].dtype.base)[0]
-            seconds = seconds * {"s": 1e6, "ms": 1e3, "us": 1.0, "ns": 1e-3}[unit]
+        stamps = pd.to_datetime(events[c.EVENT_TIMESTAMP], utc=True)
+        seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
         if weight == "value" and c.VALUE in events.columns:
             value = events[c.VALUE].astype("float64").fillna(1.0).to_numpy()
         else:
@@ -127,14 +125,17 @@ class Interactions:
 
     @property
     def n_users(self) -> int:
+        """Number of rows (users)."""
         return int(self.user_ids.size)
 
     @property
     def n_items(self) -> int:
+        """Number of columns (items)."""
         return int(self.item_ids.size)
 
     @property
     def nnz(self) -> int:
+        """Number of (user, item) pairs with a weight."""
         return int(self.matrix.nnz)
 
     def user_index(self, user_ids: np.ndarray) -> np.ndarray:

@@ -1,0 +1,135 @@
+"""Implicit-feedback matrix factorisation (ALS, Hu et al. 2008) via the ``implicit`` library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+from pydantic import Field
+
+from models.base import as_ids, check_k, empty_result, mask_seen, top_k
+from models.config import ModelConfig
+from models.errors import ModelFormatError, NotFittedError
+from models.interactions import Interactions
+from models.storage import read_manifest, write_manifest
+
+KIND = "als"
+_FACTORS = "factors.npz"
+
+
+class ALSConfig(ModelConfig):
+    """Hyper-parameters of ``implicit``'s CPU ALS; confidence is ``1 + alpha * weight``."""
+
+    factors: int = Field(64, gt=0, description="Latent dimensions.")
+    regularization: float = Field(0.05, ge=0, description="L2 penalty on the factors.")
+    alpha: float = Field(10.0, gt=0, description="Confidence scale of the interaction weights.")
+    iterations: int = Field(15, gt=0, description="ALS sweeps over users and items.")
+    random_state: int = Field(42, description="Seed of the factor initialisation.")
+    num_threads: int = Field(2, gt=0, description="Threads used while fitting.")
+
+
+class ALSRecommender:
+    """User and item vectors whose inner product scores an item for a user."""
+
+    def __init__(self, config: ALSConfig = ALSConfig()) -> None:  # noqa: B008 - frozen
+        self.config = config
+        self._interactions: Interactions | None = None
+        self._user_factors: np.ndarray | None = None
+        self._item_factors: np.ndarray | None = None
+
+    @property
+    def interactions(self) -> Interactions:
+        """The matrix the model was fitted on."""
+        if self._interactions is None:
+            raise NotFittedError("the ALS model is not fitted: call fit() first")
+        return self._interactions
+
+    @property
+    def item_vectors(self) -> np.ndarray:
+        """float32 ``(n_items, factors)`` in the order of ``interactions.item_ids``."""
+        self.interactions  # noqa: B018 - raises when not fitted
+        assert self._item_factors is not None
+        return self._item_factors
+
+    def user_vectors(self, user_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """float32 ``(n, factors)`` user vectors (zeros for unknown users) and the known mask."""
+        rows = self.interactions.user_index(as_ids(user_ids))
+        assert self._user_factors is not None
+        known = rows >= 0
+        vectors = np.zeros((rows.size, self.config.factors), dtype=np.float32)
+        vectors[known] = self._user_factors[rows[known]]
+        return vectors, known
+
+    def fit(self, interactions: Interactions) -> Self:
+        """Fit the factors on ``interactions`` (single-threaded BLAS, seeded)."""
+        from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=self.config.factors,
+                regularization=self.config.regularization,
+                alpha=self.config.alpha,
+                iterations=self.config.iterations,
+                num_threads=self.config.num_threads,
+                random_state=self.config.random_state,
+            )
+            model.fit(interactions.matrix.astype(np.float32), show_progress=False)
+        self._interactions = interactions
+        self._user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
+        self._item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
+        return self
+
+    def recommend(
+        self, user_ids: np.ndarray, k: int, exclude_seen: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k items by inner product; unknown users get a row of padding."""
+        k = check_k(k)
+        vectors, known = self.user_vectors(user_ids)
+        ids, scores = empty_result(known.size, k)
+        if known.any():
+            rows = self.interactions.user_index(as_ids(user_ids)[known])
+            dense = vectors[known] @ self.item_vectors.T
+            if exclude_seen:
+                mask_seen(dense, self.interactions, rows)
+            ids[known], scores[known] = top_k(dense, k, self.interactions.item_ids)
+        return ids, scores
+
+    def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k other items by cosine similarity of item vectors; padding for unknown items."""
+        k = check_k(k)
+        cols = self.interactions.item_index(as_ids(item_ids))
+        known = cols >= 0
+        ids, scores = empty_result(cols.size, k)
+        if known.any():
+            norms = np.linalg.norm(self.item_vectors, axis=1, keepdims=True)
+            unit = self.item_vectors / np.maximum(norms, 1e-12)
+            dense = unit[cols[known]] @ unit.T
+            dense[np.arange(dense.shape[0]), cols[known]] = -np.inf
+            ids[known], scores[known] = top_k(dense, k, self.interactions.item_ids)
+        return ids, scores
+
+    def save(self, path: Path) -> Path:
+        """Write config, interactions and factors into directory ``path``."""
+        write_manifest(path, KIND, self.config)
+        self.interactions.save(path)
+        np.savez(path / _FACTORS, users=self._user_factors, items=self._item_factors)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        """Read a directory written by ``save``."""
+        model = cls(read_manifest(path, KIND, ALSConfig))
+        if not (path / _FACTORS).is_file():
+            raise ModelFormatError(f"no {_FACTORS} in {path}: incomplete ALS model")
+        model._interactions = Interactions.load(path)
+        with np.load(path / _FACTORS) as z:
+            model._user_factors, model._item_factors = z["users"], z["items"]
+        expected = (model._interactions.n_items, model.config.factors)
+        if model._item_factors.shape != expected or model._user_factors.shape != (
+            model._interactions.n_users,
+            model.config.factors,
+        ):
+            raise ModelFormatError(f"{path}: ALS factors do not match the id vocabulary")
+        return model

@@ -1,0 +1,106 @@
+"""The one interface every recommender implements, and the top-k helpers they share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, Self, runtime_checkable
+
+import numpy as np
+
+from models.config import ModelConfig
+from models.interactions import Interactions
+
+#: Item id used to pad a row of recommendations shorter than k.
+PAD_ID = -1
+#: Score used to pad a row of recommendations shorter than k.
+PAD_SCORE = -np.inf
+
+
+@runtime_checkable
+class Recommender(Protocol):
+    """Fit on an interaction matrix; recommend top-k items for a batch of users.
+
+    ``recommend`` and ``similar_items`` return ``(ids, scores)``: int64 ids of shape
+    ``(n, k)`` and float32 scores of the same shape, best first, padded with ``PAD_ID`` /
+    ``PAD_SCORE`` where fewer than k items qualify (unknown user or item, small catalogue).
+    """
+
+    config: ModelConfig
+
+    @property
+    def interactions(self) -> Interactions:
+        """The matrix the model was fitted on (raises ``NotFittedError`` before ``fit``)."""
+        ...
+
+    def fit(self, interactions: Interactions) -> Self: ...
+
+    def recommend(
+        self, user_ids: np.ndarray, k: int, exclude_seen: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def save(self, path: Path) -> Path: ...
+
+    @classmethod
+    def load(cls, path: Path) -> Self: ...
+
+
+@runtime_checkable
+class EmbeddingModel(Recommender, Protocol):
+    """A recommender that scores by inner product of user and item vectors (indexable)."""
+
+    @property
+    def item_vectors(self) -> np.ndarray:
+        """float32 ``(n_items, dim)`` in the order of ``interactions.item_ids``."""
+        ...
+
+    def user_vectors(self, user_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """float32 ``(n, dim)`` vectors and a bool mask of which users are known."""
+        ...
+
+
+def check_k(k: int) -> int:
+    """``k`` if it is a positive int, else ``ValueError`` saying what is wrong."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer):
+        raise ValueError(f"k must be a positive integer, not {k!r}")
+    if k <= 0:
+        raise ValueError(f"k must be a positive integer (number of items to return), not {k}")
+    return int(k)
+
+
+def as_ids(ids: np.ndarray | list[int]) -> np.ndarray:
+    """A 1-d int64 copy of a batch of ids."""
+    return np.asarray(ids, dtype=np.int64).reshape(-1)
+
+
+def empty_result(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` rows of k padding ids and scores."""
+    return np.full((n, k), PAD_ID, dtype=np.int64), np.full((n, k), PAD_SCORE, dtype=np.float32)
+
+
+def top_k(scores: np.ndarray, k: int, item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best ``k`` columns of each row of ``scores`` as item ids; ``-inf`` scores become padding."""
+    n, m = scores.shape
+    ids, out = empty_result(n, k)
+    take = min(k, m)
+    if take == 0 or n == 0:
+        return ids, out
+    part = np.argpartition(-scores, take - 1, axis=1)[:, :take] if take < m else None
+    cols = part if part is not None else np.broadcast_to(np.arange(m), (n, m))
+    picked = np.take_along_axis(scores, cols, axis=1)
+    order = np.argsort(-picked, axis=1, kind="stable")
+    cols = np.take_along_axis(cols, order, axis=1)
+    picked = np.take_along_axis(picked, order, axis=1)
+    valid = np.isfinite(picked)
+    ids[:, :take] = np.where(valid, item_ids[cols], PAD_ID)
+    out[:, :take] = np.where(valid, picked, PAD_SCORE)
+    return ids, out
+
+
+def mask_seen(scores: np.ndarray, interactions: Interactions, rows: np.ndarray) -> None:
+    """Set to ``-inf``, in place, the scores of items each row's user has interacted with."""
+    matrix = interactions.matrix
+    for out_row, row in enumerate(rows):
+        if row >= 0:
+            scores[out_row, matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]]] = -np.inf

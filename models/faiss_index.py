@@ -1,0 +1,134 @@
+"""Exact inner-product search over a model's item vectors (FAISS ``IndexFlatIP``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+
+from models.base import EmbeddingModel, check_k, empty_result
+from models.errors import ModelFormatError, VocabularyMismatchError
+from models.interactions import vocabulary_digest
+
+_INDEX = "index.faiss"
+_VOCABULARY = "item_ids.npy"
+_META = "index.json"
+
+
+class ItemIndex:
+    """Item vectors in a FAISS index, with the item id of every row saved beside it."""
+
+    def __init__(self, index: object, item_ids: np.ndarray) -> None:
+        ntotal = int(index.ntotal)  # type: ignore[attr-defined]
+        if ntotal != item_ids.size:
+            raise VocabularyMismatchError(
+                f"the index holds {ntotal} vectors but the vocabulary has {item_ids.size} ids"
+            )
+        self._index = index
+        self.item_ids = np.asarray(item_ids, dtype=np.int64)
+
+    @classmethod
+    def build(cls, item_ids: np.ndarray, item_vectors: np.ndarray) -> Self:
+        """Index ``item_vectors`` (one row per id in ``item_ids``) for inner-product search."""
+        import faiss
+
+        vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != np.asarray(item_ids).size:
+            raise VocabularyMismatchError(
+                f"{np.asarray(item_ids).size} item ids but item vectors of shape {vectors.shape}"
+            )
+        index = faiss.IndexFlatIP(vectors.shape[1])
+        index.add(vectors)
+        return cls(index, np.asarray(item_ids, dtype=np.int64))
+
+    @classmethod
+    def from_model(cls, model: EmbeddingModel) -> Self:
+        """Index a fitted embedding model's item vectors under its item vocabulary."""
+        return cls.build(model.interactions.item_ids, model.item_vectors)
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the indexed vectors."""
+        return int(self._index.d)  # type: ignore[attr-defined]
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the item vocabulary."""
+        return vocabulary_digest(self.item_ids)
+
+    def check_matches(self, model: EmbeddingModel) -> None:
+        """``VocabularyMismatchError`` unless this index was built from ``model``'s items."""
+        expected = model.interactions.item_ids
+        if expected.size != self.item_ids.size or not np.array_equal(expected, self.item_ids):
+            raise VocabularyMismatchError(
+                f"item index vocabulary ({self.item_ids.size} ids, digest {self.digest[:12]}) "
+                f"does not match the model's ({expected.size} ids, digest "
+                f"{vocabulary_digest(expected)[:12]}): rebuild the index from this model"
+            )
+        if model.item_vectors.shape[1] != self.dim:
+            raise VocabularyMismatchError(
+                f"item index has {self.dim}-d vectors, the model {model.item_vectors.shape[1]}-d"
+            )
+
+    def search(
+        self, user_vectors: np.ndarray, k: int, exclude: list[set[int]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k item ids and inner products per query row, skipping each row's ``exclude``.
+
+        Rows are padded with -1 / -inf where fewer than k items remain.
+        """
+        k = check_k(k)
+        queries = np.ascontiguousarray(user_vectors, dtype=np.float32)
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise VocabularyMismatchError(
+                f"query vectors of shape {queries.shape} do not fit a {self.dim}-d item index"
+            )
+        n = queries.shape[0]
+        if exclude is not None and len(exclude) != n:
+            raise ValueError(f"exclude has {len(exclude)} sets for {n} query vectors")
+        ids, scores = empty_result(n, k)
+        widest = max((len(s) for s in exclude), default=0) if exclude else 0
+        fetch = min(k + widest, self.item_ids.size)
+        if n == 0 or fetch == 0:
+            return ids, scores
+        found_scores, rows = self._index.search(queries, fetch)  # type: ignore[attr-defined]
+        found = np.where(rows >= 0, self.item_ids[np.maximum(rows, 0)], -1)
+        for i in range(n):
+            keep = found[i] >= 0
+            if exclude:
+                keep &= ~np.isin(found[i], np.fromiter(exclude[i], dtype=np.int64))
+            row_ids, row_scores = found[i][keep][:k], found_scores[i][keep][:k]
+            ids[i, : row_ids.size], scores[i, : row_ids.size] = row_ids, row_scores
+        return ids, scores
+
+    def save(self, path: Path) -> Path:
+        """Write the index, its id vocabulary and a digest into directory ``path``."""
+        import faiss
+
+        path.mkdir(parents=True, exist_ok=True)
+        faiss.write_index(self._index, str(path / _INDEX))
+        np.save(path / _VOCABULARY, self.item_ids)
+        meta = {"dim": self.dim, "size": int(self.item_ids.size), "digest": self.digest}
+        (path / _META).write_text(json.dumps(meta, indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: Path, model: EmbeddingModel | None = None) -> Self:
+        """Read a directory written by ``save``; if ``model`` is given, check it matches."""
+        import faiss
+
+        for name in (_INDEX, _VOCABULARY, _META):
+            if not (path / name).is_file():
+                raise ModelFormatError(f"no {name} in {path}: not a saved item index")
+        item_ids = np.load(path / _VOCABULARY)
+        meta = json.loads((path / _META).read_text())
+        if vocabulary_digest(item_ids) != meta.get("digest"):
+            raise VocabularyMismatchError(
+                f"{path / _VOCABULARY} does not match the digest recorded when the index was saved"
+            )
+        index = cls(faiss.read_index(str(path / _INDEX)), item_ids)
+        if model is not None:
+            index.check_matches(model)
+        return index

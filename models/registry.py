@@ -1,0 +1,178 @@
+"""Saved pipelines as MLflow models: log, register with a champion/challenger alias, load."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from core import columns as c
+from core.errors import NotFoundError
+from models.errors import ModelFormatError
+from models.pipeline import RecommendationPipeline
+
+DEFAULT_MODEL_NAME = "reelrank-recommender"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+#: Model-version tag holding the offline metric that decides the champion.
+SCORE_TAG = "ndcg_at_10"
+#: Name of the pipeline directory inside the logged MLflow model's artifacts.
+ARTIFACT_KEY = "pipeline"
+_REQUIREMENTS = ["numpy", "scipy", "faiss-cpu", "implicit", "pandas", "pydantic"]
+
+
+@contextmanager
+def tracking_uri_scope(uri: str) -> Iterator[None]:
+    """Use MLflow tracking (and registry) URI ``uri`` inside the block, then restore the old one."""
+    from mlflow.tracking._tracking_service import utils
+
+    previous_uri = utils._tracking_uri
+    previous_env = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous_uri)
+        if previous_env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous_env
+
+
+class PipelineModel(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper: a frame of ``user_id`` rows in, one row per (user, rank) out."""
+
+    def load_context(self, context: Any) -> None:
+        """Load the pipeline from the model's artifacts."""
+        self.pipeline = RecommendationPipeline.load(Path(context.artifacts[ARTIFACT_KEY]))
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Top-k rows per input user (``params["k"]``, default 10), padding dropped."""
+        k = int((params or {}).get("k", 10))
+        users = np.asarray(model_input[c.USER_ID], dtype=np.int64)
+        ids, scores = self.pipeline.recommend(users, k)
+        frame = pd.DataFrame(
+            {
+                c.USER_ID: np.repeat(users, k),
+                c.VIDEO_ID: ids.reshape(-1),
+                c.SCORE: scores.reshape(-1),
+                c.RANK: np.tile(np.arange(1, k + 1), users.size),
+            }
+        )
+        return frame[frame[c.VIDEO_ID] >= 0].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """A registered model version and the alias it received."""
+
+    name: str
+    version: int
+    alias: str
+    score: float
+    previous_champion_score: float | None
+
+
+def _signature() -> Any:
+    """Input: a ``user_id`` column; output: user, video, score, rank rows; param ``k``."""
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+    return ModelSignature(
+        inputs=Schema([ColSpec("long", c.USER_ID)]),
+        outputs=Schema(
+            [
+                ColSpec("long", c.USER_ID),
+                ColSpec("long", c.VIDEO_ID),
+                ColSpec("float", c.SCORE),
+                ColSpec("long", c.RANK),
+            ]
+        ),
+        params=ParamSchema([ParamSpec("k", "long", 10)]),
+    )
+
+
+def log_pipeline(pipeline_dir: Path, name: str = "model") -> str:
+    """Log a saved pipeline directory as a pyfunc model in the active run; return its URI."""
+    if not (pipeline_dir / "pipeline.json").is_file():
+        raise ModelFormatError(f"{pipeline_dir} is not a saved pipeline directory")
+    info = mlflow.pyfunc.log_model(
+        name=name,
+        python_model=PipelineModel(),
+        artifacts={ARTIFACT_KEY: str(pipeline_dir)},
+        pip_requirements=_REQUIREMENTS,
+        signature=_signature(),
+        input_example=pd.DataFrame({c.USER_ID: [0]}),
+    )
+    return info.model_uri
+
+
+def _champion_score(client: mlflow.MlflowClient, model_name: str) -> float | None:
+    """The champion's recorded score; None when there is no champion yet."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        version = client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        return None
+    raw = version.tags.get(SCORE_TAG)
+    return float(raw) if raw is not None else float("-inf")
+
+
+def register_pipeline(
+    model_uri: str, score: float, tracking_uri: str, model_name: str = DEFAULT_MODEL_NAME
+) -> RegisteredVersion:
+    """Register ``model_uri``; alias it champion if first or ``score`` >= the champion's."""
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    previous = _champion_score(client, model_name)
+    with tracking_uri_scope(tracking_uri):
+        version = mlflow.register_model(model_uri, model_name, tags={SCORE_TAG: str(score)})
+    alias = CHAMPION if previous is None or score >= previous else CHALLENGER
+    client.set_registered_model_alias(model_name, alias, version.version)
+    return RegisteredVersion(model_name, int(version.version), alias, score, previous)
+
+
+def load_pipeline(
+    model_name: str = DEFAULT_MODEL_NAME, alias: str = CHAMPION, *, tracking_uri: str
+) -> RecommendationPipeline:
+    """The pipeline registered as ``models:/<model_name>@<alias>`` in ``tracking_uri``."""
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        client.get_model_version_by_alias(model_name, alias)
+    except MlflowException as exc:
+        raise NotFoundError(
+            f"no model version {model_name}@{alias} in {tracking_uri}: train and register first"
+        ) from exc
+    # MLflow resolves models:/ URIs with the global URIs, whatever is passed: scope them.
+    with tracking_uri_scope(tracking_uri), tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{model_name}@{alias}",
+            dst_path=tmp,
+            tracking_uri=tracking_uri,
+            registry_uri=tracking_uri,
+        )
+        return RecommendationPipeline.load(_pipeline_dir(Path(local)))
+
+
+def _pipeline_dir(model_dir: Path) -> Path:
+    """Where the pipeline directory lies inside a downloaded pyfunc model directory."""
+    from mlflow.models import Model
+
+    try:
+        artifacts = Model.load(str(model_dir)).flavors["python_function"]["artifacts"]
+        return model_dir / artifacts[ARTIFACT_KEY]["path"]
+    except (OSError, KeyError, TypeError) as exc:
+        raise ModelFormatError(f"{model_dir} is not a logged ReelRank pipeline model") from exc

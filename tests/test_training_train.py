@@ -1,0 +1,177 @@
+"""End to end: train on a synthetic event log, log to MLflow, register, load the champion."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import columns as c
+from core.errors import DatasetError, NotFoundError
+from core.eventlog import write_events
+from models.als import ALSConfig
+from models.popularity import PopularityConfig
+from models.registry import CHALLENGER, CHAMPION, DEFAULT_MODEL_NAME, load_pipeline
+from training.train import TrainReport, train_and_log
+
+START = pd.Timestamp("2024-01-01", tz="UTC")
+N_CLUSTERS = 6
+ITEMS_PER_CLUSTER = 25
+ALS = ALSConfig(factors=16, iterations=10, alpha=5.0, regularization=0.1)
+
+
+def planted_cluster_events(
+    n_users: int = 300, n_cold: int = 30, plays: int = 16, seed: int = 0
+) -> pd.DataFrame:
+    """An event log where each user mostly plays items of one taste cluster.
+
+    Popularity is nearly flat across clusters, so only a personal model can tell users apart.
+    ``n_cold`` extra users appear only in the last 10 days (cold start after a time split).
+    Impressions of random items are mixed in and must not count as positives.
+    """
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[int, int, str, float]] = []
+    for user in range(1, n_users + n_cold + 1):
+        cluster = user % N_CLUSTERS
+        cold = user > n_users
+        day_from, day_to = (90.0, 100.0) if cold else (0.0, 100.0)
+        own = cluster * ITEMS_PER_CLUSTER + rng.choice(ITEMS_PER_CLUSTER, plays, replace=False)
+        stray = rng.integers(0, N_CLUSTERS * ITEMS_PER_CLUSTER, size=plays)
+        items = np.where(rng.random(plays) < 0.85, own, stray)
+        days = np.sort(rng.uniform(day_from, day_to, size=plays))
+        rows += [
+            (user, 10_000 + int(i), "play", float(d)) for i, d in zip(items, days, strict=True)
+        ]
+        for d in rng.uniform(day_from, day_to, size=5):
+            rows.append((user, 10_000 + int(rng.integers(0, 150)), "impression", float(d)))
+    frame = pd.DataFrame(rows, columns=[c.USER_ID, c.VIDEO_ID, c.EVENT_TYPE, "day"])
+    frame[c.EVENT_TIMESTAMP] = START + pd.to_timedelta(frame.pop("day"), unit="D")
+    frame[c.VALUE] = np.nan
+    frame[c.WATCH_SECONDS] = np.nan
+    return frame
+
+
+class Store:
+    """A temporary MLflow store and the first training run logged into it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.events = write_events(planted_cluster_events(), root / "events" / "events.parquet")
+        self.uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
+        self.artifacts = root / "mlflow" / "artifacts"
+        self.cwd = root / "cwd"
+        self.cwd.mkdir()
+        self.first: TrainReport | None = None
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """The store, with a first run trained from an empty working directory."""
+    s = Store(tmp_path_factory.mktemp("train"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(s.cwd)
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        s.first = train_and_log(s.events, s.uri, s.artifacts, PopularityConfig(), ALS)
+        yield s
+
+
+def test_als_pipeline_beats_popularity(store: Store) -> None:
+    report = store.first
+    assert report is not None
+    als, pop = report.metrics["als"], report.metrics["popularity"]
+    assert set(als) == {
+        "ndcg_at_10",
+        "precision_at_10",
+        "recall_at_10",
+        "map_at_10",
+        "hit_rate_at_10",
+    }
+    assert als["ndcg_at_10"] > pop["ndcg_at_10"] + 0.1
+    assert als["recall_at_10"] > pop["recall_at_10"]
+    assert report.n_cold_start_users > 0
+    assert report.n_test_users > report.n_cold_start_users
+    assert report.n_train_events + report.n_test_events == report.n_events
+
+
+def test_runs_record_params_metrics_dataset_and_code(store: Store) -> None:
+    report = store.first
+    assert report is not None
+    client = mlflow.MlflowClient(tracking_uri=store.uri)
+    expected_sha = hashlib.sha256(store.events.read_bytes()).hexdigest()
+    assert report.dataset_sha256 == expected_sha
+    for name, run_id in report.model_runs.items():
+        run = client.get_run(run_id)
+        assert run.data.metrics["ndcg_at_10"] == pytest.approx(report.metrics[name]["ndcg_at_10"])
+        assert run.data.tags["dataset.sha256"] == expected_sha
+        assert run.data.tags["code_version"] == report.code_version
+        assert run.data.tags["mlflow.parentRunId"] == report.run_id
+        assert run.data.params["popularity.half_life_days"] == "None"
+    als_run = client.get_run(report.model_runs["als"])
+    assert als_run.data.params["als.factors"] == "16"
+    assert als_run.data.params["k"] == "10"
+    experiment = client.get_experiment(report.experiment_id)
+    assert experiment.artifact_location == store.artifacts.resolve().as_uri()
+    assert any(store.artifacts.rglob("pipeline.json"))
+
+
+def test_nothing_is_written_to_the_working_directory(store: Store) -> None:
+    assert list(store.cwd.iterdir()) == []
+
+
+def test_first_version_is_champion_and_loads(store: Store) -> None:
+    report = store.first
+    assert report is not None
+    assert (report.model_name, report.model_version, report.alias) == (
+        DEFAULT_MODEL_NAME,
+        1,
+        CHAMPION,
+    )
+    pipeline = load_pipeline(DEFAULT_MODEL_NAME, CHAMPION, tracking_uri=store.uri)
+    users = np.array([1, 2, 3, 77_777])
+    ids, _ = pipeline.recommend(users, 10)
+    assert ids.shape == (4, 10) and np.all(ids >= 10_000)
+    assert pipeline.personalized(users).tolist() == [True, True, True, False]
+    # the served pipeline was refitted on all events: it knows the cold-start users
+    assert pipeline.personalized(np.array([330])).all()
+    # personal recommendations come mostly from the user's own cluster
+    clusters = (ids[:3] - 10_000) // ITEMS_PER_CLUSTER
+    assert np.mean(clusters == (users[:3] % N_CLUSTERS)[:, None]) > 0.8
+
+
+def test_a_worse_model_becomes_challenger(store: Store) -> None:
+    weak = ALSConfig(factors=2, iterations=1, regularization=50.0)
+    report = train_and_log(store.events, store.uri, store.artifacts, PopularityConfig(), weak)
+    assert report.metrics["als"]["ndcg_at_10"] < store.first.metrics["als"]["ndcg_at_10"]  # type: ignore[union-attr]
+    assert (report.model_version, report.alias) == (2, CHALLENGER)
+    client = mlflow.MlflowClient(tracking_uri=store.uri, registry_uri=store.uri)
+    assert int(client.get_model_version_by_alias(DEFAULT_MODEL_NAME, CHAMPION).version) == 1
+    challenger = load_pipeline(alias=CHALLENGER, tracking_uri=store.uri)
+    assert challenger.als.config == weak
+
+
+def test_unregistered_run_and_missing_alias(store: Store) -> None:
+    report = train_and_log(store.events, store.uri, store.artifacts, als=ALS, register=False)
+    assert report.model_version is None and report.model_uri.startswith("models:/")
+    with pytest.raises(NotFoundError, match="no model version reelrank-recommender@staging"):
+        load_pipeline(alias="staging", tracking_uri=store.uri)
+
+
+def test_missing_event_log_is_explained(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="no event log at"):
+        train_and_log(tmp_path / "none.parquet", store.uri, store.artifacts, register=False)
+
+
+def test_the_registered_model_serves_through_pyfunc(store: Store) -> None:
+    from models.registry import tracking_uri_scope
+
+    with tracking_uri_scope(store.uri):
+        model = mlflow.pyfunc.load_model(f"models:/{DEFAULT_MODEL_NAME}@{CHAMPION}")
+    frame = model.predict(pd.DataFrame({c.USER_ID: [1, 88_888]}), params={"k": 3})
+    assert frame[c.USER_ID].tolist() == [1, 1, 1, 88_888, 88_888, 88_888]
+    assert frame[c.RANK].tolist() == [1, 2, 3, 1, 2, 3]
+    assert frame[c.VIDEO_ID].between(10_000, 10_149).all()

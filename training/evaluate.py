@@ -1,0 +1,67 @@
+"""Offline evaluation: what each test user went on to watch, and how well a model ranked it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core import columns as c
+from core.errors import DatasetError
+from models.interactions import DEFAULT_POSITIVE_TYPES, Interactions
+from training.metrics import evaluate_ranking
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: ``(user_ids, k) -> (item ids (n, k), scores (n, k))``: a model or pipeline's recommend.
+RecommendFn = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """Test users, the items each one newly interacted with, and who is a cold-start user."""
+
+    user_ids: np.ndarray
+    relevant: list[set[int]]
+    cold_start: np.ndarray
+
+    @property
+    def n_users(self) -> int:
+        """Number of test users."""
+        return int(self.user_ids.size)
+
+
+def build_holdout(
+    train: Interactions,
+    test_events: pd.DataFrame,
+    positive_types: Iterable[str] = DEFAULT_POSITIVE_TYPES,
+) -> Holdout:
+    """Positive test events per user, minus items the user already had in training.
+
+    Users left with nothing new are dropped; users absent from ``train`` are cold-start.
+    """
+    positives = test_events[test_events[c.EVENT_TYPE].isin([str(t) for t in positive_types])]
+    grouped = positives.groupby(c.USER_ID)[c.VIDEO_ID].agg(lambda s: set(s.astype(int)))
+    user_ids = grouped.index.to_numpy(dtype=np.int64)
+    seen = train.seen_items(user_ids)
+    relevant = [items - old for items, old in zip(grouped.tolist(), seen, strict=True)]
+    keep = np.fromiter((bool(items) for items in relevant), dtype=bool, count=len(relevant))
+    if not keep.any():
+        raise DatasetError(
+            "no test user interacted with anything new after the split: nothing to evaluate"
+        )
+    users = user_ids[keep]
+    return Holdout(
+        users,
+        [items for items, k in zip(relevant, keep, strict=True) if k],
+        train.user_index(users) < 0,
+    )
+
+
+def evaluate(recommend: RecommendFn, test: Holdout, k: int) -> dict[str, float]:
+    """Every ranking metric at ``k`` of ``recommend`` on the test users."""
+    ids, _ = recommend(test.user_ids, k)
+    return evaluate_ranking(ids, test.relevant, k)
