@@ -12,3 +12,5 @@ def setup_logging(level: str = "INFO") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    for noisy in ("alembic", "httpx", "feast", "mlflow"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

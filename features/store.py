@@ -52,6 +52,14 @@ class FeatureSyncReport:
     apply_seconds: float
     materialize_seconds: float
 
+    def summary(self) -> str:
+        """One human-readable line for the CLI."""
+        return (
+            f"{self.tables.users} users and {self.tables.videos} videos materialized into the "
+            f"{self.online} online store (build {self.build_seconds:.1f} s, apply "
+            f"{self.apply_seconds:.1f} s, materialize {self.materialize_seconds:.1f} s)"
+        )
+
 
 def redis_connection_string(url: str) -> str:
     """Feast's Redis connection string (``host:port,db=N``) for a ``redis://`` URL.

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 
 from core.errors import ReelRankError
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 app = typer.Typer(
     name="reelrank",
@@ -27,11 +31,14 @@ app.add_typer(db_app, name="db")
 app.add_typer(features_app, name="features")
 
 
-def _settings():
+def _settings() -> Settings:
+    """The process settings, with logging and tool homes set up under the data root."""
+    from core.logging import setup_logging
     from core.settings import get_settings
 
     settings = get_settings()
-    from core.logging import setup_logging
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("PREFECT_HOME", str(settings.paths.prefect_home))
 
     setup_logging(settings.log_level)
     return settings
@@ -76,7 +83,7 @@ def import_movielens_cmd(
 
     url = _migrated_url()
     report = import_movielens(path, url, _settings().paths.events_file)
-    typer.echo(str(report))
+    typer.echo(report.summary())
 
 
 @import_app.command("movietweetings")
@@ -88,7 +95,7 @@ def import_movietweetings_cmd(
 
     url = _migrated_url()
     report = import_movietweetings(path, url, _settings().paths.events_file)
-    typer.echo(str(report))
+    typer.echo(report.summary())
 
 
 @data_app.command("download")
@@ -115,7 +122,7 @@ def synth_cmd(
 
     url = _migrated_url()
     config = SynthConfig(users=users, videos=videos, seed=seed, days=days)
-    typer.echo(str(synthesize(config, url, _settings().paths.events_file)))
+    typer.echo(synthesize(config, url, _settings().paths.events_file).summary())
 
 
 @features_app.command("sync")
@@ -126,7 +133,7 @@ def features_sync_cmd() -> None:
     settings = _settings()
     paths = settings.paths.ensure()
     report = sync_features(paths.events_file, paths, settings.online_store, settings.redis_url)
-    typer.echo(str(report))
+    typer.echo(report.summary())
 
 
 @app.command("train")
@@ -134,6 +141,9 @@ def train_cmd(
     factors: Annotated[int, typer.Option(min=1, help="ALS latent factors.")] = 64,
     iterations: Annotated[int, typer.Option(min=1, help="ALS iterations.")] = 15,
     k: Annotated[int, typer.Option(min=1, help="Cut-off of the offline metrics.")] = 10,
+    metrics_json: Annotated[
+        Path | None, typer.Option(help="Also write the metrics as JSON here (for DVC).")
+    ] = None,
 ) -> None:
     """Train popularity and ALS on the event log; log to MLflow and register the model."""
     from models.als import ALSConfig
@@ -150,7 +160,10 @@ def train_cmd(
         ALSConfig(factors=factors, iterations=iterations),
         k=k,
     )
-    typer.echo(str(report))
+    if metrics_json is not None:
+        metrics_json.parent.mkdir(parents=True, exist_ok=True)
+        metrics_json.write_text(json.dumps(report.metrics, indent=2, sort_keys=True) + "\n")
+    typer.echo(report.summary())
 
 
 @app.command("serve")
@@ -184,22 +197,17 @@ def demo_cmd(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI, printing user errors as ``error: ...`` with exit code 2."""
-    command = typer.main.get_command(app)
+    """Run the CLI; print user errors as ``error: ...`` and return 2 for them."""
     try:
-        result = command.main(args=argv, prog_name="reelrank", standalone_mode=False)
-    except click.exceptions.Abort:
-        typer.echo("aborted", err=True)
-        return 1
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        app(args=argv, prog_name="reelrank")
     except ReelRankError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
-    return result if isinstance(result, int) else 0
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
 
 
 def run() -> None:
-    """Console-script wrapper around ``main``."""
+    """Console-script entry point."""
     raise SystemExit(main())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -30,7 +29,8 @@ def _step(number: int, total: int, title: str, action: Callable[[], T]) -> T:
     typer.secho(f"[{number}/{total}] {title} ...", bold=True)
     started = time.perf_counter()
     result = action()
-    typer.echo(f"      {result}  ({time.perf_counter() - started:.1f} s)")
+    text = result.summary() if hasattr(result, "summary") else str(result)
+    typer.echo(f"      {text}  ({time.perf_counter() - started:.1f} s)")
     return result
 
 
@@ -43,7 +43,6 @@ def run_demo(settings: Settings, config: DemoConfig) -> None:
     from core.db.session import session_scope
 
     paths = settings.paths.ensure()
-    os.environ.setdefault("PREFECT_HOME", str(paths.prefect_home))
     url = settings.resolved_database_url
     upgrade(url)
     total = 5
@@ -74,7 +73,7 @@ def run_demo(settings: Settings, config: DemoConfig) -> None:
         "/videos",
         f"/videos/{video_id}",
         f"/videos/{video_id}/manifest.m3u8",
-        "/users/1/recommendations?k=10",
+        f"/users/{_most_active_user(settings)}/recommendations?k=10",
         "/search?q=the",
     ):
         typer.echo(f"  {base}{path}")
@@ -90,16 +89,96 @@ def run_demo(settings: Settings, config: DemoConfig) -> None:
 
 
 def _package(settings: Settings) -> int:
-    raise NotImplementedError
+    """Upload a generated test-pattern clip as a new video and package it on Ray; its id."""
+    from sqlalchemy import select
+
+    from core.db.models import Channel, Video
+    from core.db.session import session_scope
+    from core.types import VideoStatus
+    from media.pipeline import process_video
+    from media.tasks import init_ray
+    from media.testpattern import make_test_clip
+
+    url = settings.resolved_database_url
+    paths = settings.paths
+    with session_scope(url) as session:
+        video = session.scalars(
+            select(Video).where(Video.source == "demo", Video.external_id == "testpattern")
+        ).one_or_none()
+        if video is not None and video.status is VideoStatus.READY and video.renditions:
+            typer.echo(f"      reusing packaged video {video.id}")
+            return video.id
+        if video is None:
+            channel = session.scalars(select(Channel).order_by(Channel.id).limit(1)).first()
+            video = Video(
+                title="ReelRank test pattern",
+                description="Colour bars, a moving box and a 440 Hz tone, made with PyAV.",
+                tags=["test", "pattern"],
+                genres=["Documentary"],
+                language="en",
+                duration_s=6.0,
+                channel_id=channel.id if channel else None,
+                source="demo",
+                external_id="testpattern",
+            )
+            session.add(video)
+            session.flush()
+        video_id = video.id
+    clip = make_test_clip(paths.originals / f"{video_id}.mp4", seconds=6, width=1280, height=720)
+    init_ray(settings.resolved_ray_address, paths.ray_tmp)
+    package = process_video(url, video_id, clip, paths.root)
+    typer.echo(f"      video {video_id}: {package.master}")
+    return video_id
 
 
 def _train(settings: Settings) -> object:
-    raise NotImplementedError
+    from models.als import ALSConfig
+    from models.popularity import PopularityConfig
+    from training.train import train_and_log
+
+    paths = settings.paths
+    return train_and_log(
+        paths.events_file,
+        settings.resolved_mlflow_uri,
+        paths.mlflow_artifacts,
+        PopularityConfig(),
+        ALSConfig(),
+    )
 
 
 def _features(settings: Settings) -> object:
-    raise NotImplementedError
+    from features.store import sync_features
+
+    paths = settings.paths
+    return sync_features(paths.events_file, paths, settings.online_store, settings.redis_url)
 
 
-def _check_api(settings: Settings, video_id: int) -> object:
-    raise NotImplementedError
+def _most_active_user(settings: Settings) -> int:
+    from core import columns as c
+    from core.eventlog import read_events
+
+    events = read_events(settings.paths.events_file)
+    return int(events[c.USER_ID].value_counts().index[0])
+
+
+def _check_api(settings: Settings, video_id: int) -> str:
+    """Call each endpoint in-process once; raise if any answers with an error."""
+    from fastapi.testclient import TestClient
+
+    from serving.app import create_app
+
+    user_id = _most_active_user(settings)
+    with TestClient(create_app(settings)) as client:
+        checks = [
+            "/health",
+            "/videos?limit=5",
+            f"/videos/{video_id}",
+            f"/videos/{video_id}/manifest.m3u8",
+            f"/users/{user_id}/recommendations?k=10",
+            "/search?q=the",
+        ]
+        for path in checks:
+            response = client.get(path)
+            if response.status_code != 200:
+                raise RuntimeError(f"GET {path} answered {response.status_code}: {response.text}")
+    return f"{len(checks)} endpoints answered 200"

@@ -158,6 +158,10 @@ class RecommendationPipeline:
         """Which users get ALS recommendations (the rest are cold-start, served popularity)."""
         return self.als.interactions.user_index(as_ids(user_ids)) >= 0
 
+    def seen_items(self, user_ids: np.ndarray) -> list[set[int]]:
+        """Item ids each user interacted with in the data the pipeline was fitted on."""
+        return self.als.interactions.seen_items(as_ids(user_ids))
+
     def recommend(
         self,
         user_ids: np.ndarray,
@@ -173,7 +177,7 @@ class RecommendationPipeline:
         k = check_k(k)
         users = as_ids(user_ids)
         if seen is None:
-            seen = self.als.interactions.seen_items(users)
+            seen = self.seen_items(users)
         elif len(seen) != users.size:
             raise ValueError(f"seen has {len(seen)} sets for {users.size} users")
         blocked = unavailable or set()

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from core.errors import NotFoundError, ReelRankError
 from core.settings import Settings, get_settings
-from serving.recommender import RecommenderService
+from serving.recommender import ModelUnavailableError, RecommenderService
 from serving.routes import health, recommendations, search, videos
 
 
@@ -35,6 +35,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(NotFoundError)
     async def not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @app.exception_handler(ModelUnavailableError)
+    async def unavailable(_request: Request, exc: ModelUnavailableError) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": str(exc)})
 
     @app.exception_handler(ReelRankError)
     async def bad_request(_request: Request, exc: ReelRankError) -> JSONResponse:

@@ -54,6 +54,22 @@ class TrainReport(BaseModel):
     model_version: int | None = None
     alias: str | None = None
 
+    def summary(self) -> str:
+        """One human-readable line for the CLI."""
+        scores = ", ".join(
+            f"{name} NDCG@10={values.get('ndcg_at_10', float('nan')):.4f}"
+            for name, values in self.metrics.items()
+        )
+        served = (
+            f"registered {self.model_name} v{self.model_version} as @{self.alias}"
+            if self.model_name
+            else f"logged {self.model_uri}"
+        )
+        return (
+            f"{scores} on {self.n_test_users} test users ({self.n_cold_start_users} cold start); "
+            f"{served}; MLflow run {self.run_id}"
+        )
+
 
 def file_sha256(path: Path) -> str:
     """sha256 of a file's bytes."""

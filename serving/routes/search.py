@@ -32,7 +32,9 @@ def search(
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(Video.title.ilike(f"%{escaped}%", escape="\\"))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(func.length(Video.title), Video.id).limit(limit).offset(offset))
+    rows = session.scalars(
+        query.order_by(func.length(Video.title), Video.id).limit(limit).offset(offset)
+    )
     return VideoPage(
         items=[VideoOut.model_validate(v) for v in rows], total=total, limit=limit, offset=offset
     )

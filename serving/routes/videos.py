@@ -80,7 +80,9 @@ def master_playlist(video_id: int, session: SessionDep, settings: SettingsDep) -
 
 
 @router.get("/{video_id}/hls/{file_path:path}")
-def hls_file(video_id: int, file_path: str, session: SessionDep, settings: SettingsDep) -> FileResponse:
+def hls_file(
+    video_id: int, file_path: str, session: SessionDep, settings: SettingsDep
+) -> FileResponse:
     """A media playlist, init segment or media segment of the video's package."""
     video = viewable_video(session, video_id)
     package = _package_dir(settings, video).resolve()

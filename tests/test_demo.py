@@ -1,0 +1,175 @@
+"""The walking skeleton end to end: synth -> HLS on Ray -> MLflow training -> Feast -> API."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from core.settings import Settings, get_settings
+from flows.demo import DemoConfig, run_demo
+from serving.app import create_app
+
+
+@pytest.fixture(scope="module")
+def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """One small demo run (not serving) under a private data root, shared by this module."""
+    root = tmp_path_factory.mktemp("demo") / "var"
+    patch = pytest.MonkeyPatch()
+    patch.setenv("REELRANK_DATA_ROOT", str(root))
+    patch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    get_settings.cache_clear()
+    settings = get_settings()
+    run_demo(settings, DemoConfig(users=300, videos=80, seed=3, serve=False))
+    yield settings
+    import ray
+
+    ray.shutdown()
+    patch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def client(demo_world: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(demo_world)) as test_client:
+        yield test_client
+
+
+def _packaged_video(client: TestClient) -> dict[str, object]:
+    hits = client.get("/search", params={"q": "test pattern"}).json()["items"]
+    assert len(hits) == 1, hits
+    return hits[0]
+
+
+def test_health_reports_the_champion_model(client: TestClient) -> None:
+    assert client.get("/health").json() == {
+        "status": "ok",
+        "database": "ok",
+        "model": "reelrank-recommender@champion",
+    }
+
+
+def test_catalogue_is_populated(client: TestClient) -> None:
+    page = client.get("/videos", params={"limit": 5}).json()
+    assert page["total"] >= 80
+    assert len(page["items"]) == 5
+    video = page["items"][0]
+    assert client.get(f"/videos/{video['id']}").json()["title"] == video["title"]
+
+
+def test_manifest_plays_every_segment_decodes(client: TestClient, tmp_path: Path) -> None:
+    video = _packaged_video(client)
+    base = f"/videos/{video['id']}"
+    master = client.get(f"{base}/manifest.m3u8")
+    assert master.status_code == 200
+    assert master.text.startswith("#EXTM3U")
+    assert "#EXT-X-INDEPENDENT-SEGMENTS" in master.text
+    assert "CODECS=" in master.text and "RESOLUTION=" in master.text
+    variants = [line for line in master.text.splitlines() if line and not line.startswith("#")]
+    assert variants, master.text
+    playlist_url = f"{base}/{variants[0]}"
+    playlist = client.get(playlist_url).text
+    assert "#EXT-X-ENDLIST" in playlist
+    folder = playlist_url.rsplit("/", 1)[0]
+    init = next(line for line in playlist.splitlines() if line.startswith("#EXT-X-MAP"))
+    init_uri = init.split('URI="', 1)[1].split('"', 1)[0]
+    segments = [line for line in playlist.splitlines() if line and not line.startswith("#")]
+    body = client.get(f"{folder}/{init_uri}").content
+    for segment in segments:
+        response = client.get(f"{folder}/{segment}")
+        assert response.status_code == 200
+        body += response.content
+    stream = tmp_path / "stream.mp4"
+    stream.write_bytes(body)
+    with av.open(str(stream)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames == 6 * 25  # the demo clip: 6 s at 25 fps
+
+
+def test_recommendations_for_a_known_user_exclude_what_they_watched(
+    client: TestClient, demo_world: Settings
+) -> None:
+    import pandas as pd
+
+    from core.eventlog import read_events
+
+    events = read_events(demo_world.paths.events_file)
+    user = int(events["user_id"].value_counts().index[0])
+    watched = set(
+        events.loc[
+            (events["user_id"] == user)
+            & events["event_type"].isin(["play", "complete", "like", "rate"]),
+            "video_id",
+        ]
+    )
+    body = client.get(f"/users/{user}/recommendations", params={"k": 10}).json()
+    assert body["cold_start"] is False
+    ids = [item["video_id"] for item in body["items"]]
+    assert len(ids) == 10 and len(set(ids)) == 10
+    assert not set(ids) & watched
+    assert all(item["source"] == "als" for item in body["items"])
+    assert pd.Series([i["score"] for i in body["items"]]).is_monotonic_decreasing
+
+
+def test_unknown_user_gets_popular_videos(client: TestClient) -> None:
+    body = client.get("/users/987654321/recommendations", params={"k": 5}).json()
+    assert body["cold_start"] is True
+    assert len(body["items"]) == 5
+    assert {item["source"] for item in body["items"]} == {"popularity"}
+
+
+@pytest.mark.parametrize("k", [0, -1, 101, "ten"])
+def test_bad_k_is_a_422(client: TestClient, k: object) -> None:
+    response = client.get("/users/1/recommendations", params={"k": k})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "k"]
+
+
+def test_rerun_reuses_the_world(demo_world: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    run_demo(demo_world, DemoConfig(users=300, videos=80, seed=3, serve=False))
+    out = capsys.readouterr().out
+    assert "reusing the existing world" in out
+    assert "reusing packaged video" in out
+    assert "6 endpoints answered 200" in out
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_command_answers_over_http(demo_world: Settings) -> None:
+    port = _free_port()
+    env = {**os.environ, "REELRANK_DATA_ROOT": str(demo_world.data_root)}
+    reelrank = Path(sys.executable).parent / "reelrank"
+    server = subprocess.Popen(
+        [str(reelrank), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read().decode()  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "server did not start within 60 s"
+                time.sleep(0.5)
+        assert response.json()["model"] == "reelrank-recommender@champion"
+        assert httpx.get(f"http://127.0.0.1:{port}/videos").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

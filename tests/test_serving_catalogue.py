@@ -1,0 +1,163 @@
+"""Catalogue, search and HLS routes of the API over a real SQLite catalogue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core.db.models import Rendition, Video
+from core.db.session import session_scope
+from core.settings import Settings
+from core.types import VideoStatus, Visibility
+from serving.app import create_app
+
+
+@pytest.fixture
+def catalogue(settings: Settings, sqlite_url: str) -> dict[str, int]:
+    """Five videos of every visibility and status, one with an HLS package on disk."""
+    ids: dict[str, int] = {}
+    with session_scope(sqlite_url) as session:
+        rows = {
+            "cats": Video(title="Cats of Istanbul", status=VideoStatus.READY),
+            "dogs": Video(title="Dogs at work", status=VideoStatus.READY),
+            "cats2": Video(title="More cats: 100% fluff_", status=VideoStatus.READY),
+            "private": Video(
+                title="Private cats", status=VideoStatus.READY, visibility=Visibility.PRIVATE
+            ),
+            "unlisted": Video(
+                title="Unlisted cats", status=VideoStatus.READY, visibility=Visibility.UNLISTED
+            ),
+            "processing": Video(title="Cats in progress", status=VideoStatus.PROCESSING),
+        }
+        session.add_all(rows.values())
+        session.flush()
+        ids = {name: video.id for name, video in rows.items()}
+        package = settings.paths.packages / str(ids["dogs"])
+        (package / "360p").mkdir(parents=True)
+        (package / "master.m3u8").write_text(
+            "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=900000\n360p/index.m3u8\n"
+        )
+        (package / "360p" / "index.m3u8").write_text("#EXTM3U\n#EXT-X-ENDLIST\n")
+        (package / "360p" / "init.mp4").write_bytes(b"\x00\x00\x00\x08ftyp")
+        (settings.paths.root / "secret.txt").write_text("not for you")
+        session.add(
+            Rendition(
+                video_id=ids["dogs"],
+                name="360p",
+                width=640,
+                height=360,
+                bitrate=800_000,
+                codecs="avc1.64001e,mp4a.40.2",
+                playlist_path=str(
+                    (package / "360p" / "index.m3u8").relative_to(settings.paths.root)
+                ),
+            )
+        )
+    return ids
+
+
+@pytest.fixture
+def client(settings: Settings, catalogue: dict[str, int]) -> TestClient:
+    return TestClient(create_app(settings))
+
+
+def test_list_shows_only_public_ready_videos(client: TestClient, catalogue: dict[str, int]) -> None:
+    body = client.get("/videos", params={"limit": 2}).json()
+    assert body["total"] == 3
+    assert len(body["items"]) == 2
+    rest = client.get("/videos", params={"limit": 2, "offset": 2}).json()
+    seen = {v["id"] for v in body["items"] + rest["items"]}
+    assert seen == {catalogue["cats"], catalogue["dogs"], catalogue["cats2"]}
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"offset": -1}, {"limit": "x"}])
+def test_list_rejects_bad_paging(client: TestClient, params: dict[str, object]) -> None:
+    response = client.get("/videos", params=params)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] in params
+
+
+def test_get_video_and_its_manifest_url(client: TestClient, catalogue: dict[str, int]) -> None:
+    body = client.get(f"/videos/{catalogue['dogs']}").json()
+    assert body["title"] == "Dogs at work"
+    assert body["manifest_url"] == f"/videos/{catalogue['dogs']}/manifest.m3u8"
+    assert client.get(f"/videos/{catalogue['cats']}").json()["manifest_url"] is None
+    assert client.get(f"/videos/{catalogue['unlisted']}").status_code == 200
+
+
+@pytest.mark.parametrize("name", ["private", "processing"])
+def test_hidden_videos_are_not_found(
+    client: TestClient, catalogue: dict[str, int], name: str
+) -> None:
+    response = client.get(f"/videos/{catalogue[name]}")
+    assert response.status_code == 404
+    assert response.json()["detail"] == f"video {catalogue[name]} not found"
+
+
+def test_unknown_video_is_404_with_message(client: TestClient) -> None:
+    response = client.get("/videos/999999")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "video 999999 not found"}
+
+
+def test_master_playlist_points_under_hls(client: TestClient, catalogue: dict[str, int]) -> None:
+    response = client.get(f"/videos/{catalogue['dogs']}/manifest.m3u8")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/vnd.apple.mpegurl")
+    assert "hls/360p/index.m3u8" in response.text.splitlines()
+    playlist = client.get(f"/videos/{catalogue['dogs']}/hls/360p/index.m3u8")
+    assert playlist.status_code == 200 and "#EXT-X-ENDLIST" in playlist.text
+    init = client.get(f"/videos/{catalogue['dogs']}/hls/360p/init.mp4")
+    assert init.content == b"\x00\x00\x00\x08ftyp"
+
+
+def test_video_without_streams_has_no_manifest(
+    client: TestClient, catalogue: dict[str, int]
+) -> None:
+    response = client.get(f"/videos/{catalogue['cats']}/manifest.m3u8")
+    assert response.status_code == 404
+    assert response.json()["detail"] == f"video {catalogue['cats']} has no streams yet"
+
+
+@pytest.mark.parametrize(
+    "path", ["../../../secret.txt", "..%2F..%2F..%2Fsecret.txt", "360p/none.m4s"]
+)
+def test_hls_files_cannot_escape_the_package(
+    client: TestClient, catalogue: dict[str, int], path: str
+) -> None:
+    response = client.get(f"/videos/{catalogue['dogs']}/hls/{path}")
+    assert response.status_code == 404
+    assert "not for you" not in response.text
+
+
+def test_search_matches_every_word_case_insensitively(
+    client: TestClient, catalogue: dict[str, int]
+) -> None:
+    body = client.get("/search", params={"q": "CATS"}).json()
+    assert [v["id"] for v in body["items"]] == [catalogue["cats"], catalogue["cats2"]]
+    body = client.get("/search", params={"q": "cats istanbul"}).json()
+    assert [v["id"] for v in body["items"]] == [catalogue["cats"]]
+
+
+def test_search_treats_wildcards_literally(client: TestClient, catalogue: dict[str, int]) -> None:
+    assert [v["id"] for v in client.get("/search", params={"q": "100%"}).json()["items"]] == [
+        catalogue["cats2"]
+    ]
+    assert client.get("/search", params={"q": "%"}).json()["items"] == [
+        v for v in client.get("/search", params={"q": "100%"}).json()["items"]
+    ]
+    assert client.get("/search", params={"q": "_"}).json()["total"] == 1
+
+
+def test_search_rejects_empty_queries(client: TestClient) -> None:
+    assert client.get("/search").status_code == 422
+    response = client.get("/search", params={"q": "   "})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "query must contain at least one word"}
+
+
+def test_health_reports_database(client: TestClient, tmp_path: Path) -> None:
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["database"] == "ok"
