@@ -38,6 +38,7 @@ def _settings() -> Settings:
 
     settings = get_settings()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_HOME", str(settings.paths.prefect_home))
 
     setup_logging(settings.log_level)

@@ -163,7 +163,11 @@ def _most_active_user(settings: Settings) -> int:
 
 def _check_api(settings: Settings, video_id: int) -> str:
     """Call each endpoint in-process once; raise if any answers with an error."""
-    from fastapi.testclient import TestClient
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # starlette's note about httpx in TestClient
+        from fastapi.testclient import TestClient
 
     from serving.app import create_app
 
