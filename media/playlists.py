@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+import uuid
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -10,17 +12,36 @@ from pydantic import BaseModel, ConfigDict
 from media.errors import MediaError
 
 _ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^",]*)')
-#: Attributes whose values are quoted strings in ``#EXT-X-STREAM-INF``.
-_QUOTED = frozenset({"CODECS", "AUDIO", "VIDEO", "SUBTITLES", "SUPPLEMENTAL-CODECS"})
+#: Attributes whose values are quoted strings (RFC 8216 section 4.3.4).
+_QUOTED = frozenset(
+    {
+        "CODECS",
+        "AUDIO",
+        "VIDEO",
+        "SUBTITLES",
+        "SUPPLEMENTAL-CODECS",
+        "URI",
+        "GROUP-ID",
+        "LANGUAGE",
+        "ASSOC-LANGUAGE",
+        "NAME",
+        "CHANNELS",
+        "CHARACTERISTICS",
+        "INSTREAM-ID",
+    }
+)
+#: The playlist version every written playlist declares: fMP4 segments need at least 7.
+PLAYLIST_VERSION = 7
 
 
 class Segment(BaseModel):
-    """One media segment: its URI (relative to the playlist) and EXTINF duration."""
+    """One media segment: its URI (relative to the playlist), EXTINF duration and byte range."""
 
     model_config = ConfigDict(frozen=True)
 
     uri: str
     duration_s: float
+    byte_range: tuple[int, int] | None = None  # (length, offset)
 
 
 class MediaPlaylist(BaseModel):
@@ -33,6 +54,7 @@ class MediaPlaylist(BaseModel):
     map_uri: str | None
     segments: list[Segment]
     endlist: bool
+    iframes_only: bool = False
 
     @property
     def duration_s(self) -> float:
@@ -41,10 +63,21 @@ class MediaPlaylist(BaseModel):
 
 
 class Variant(BaseModel):
-    """One ``#EXT-X-STREAM-INF`` entry of a master playlist."""
+    """One ``#EXT-X-STREAM-INF`` (or ``#EXT-X-I-FRAME-STREAM-INF``) entry of a master playlist."""
 
     uri: str
     attributes: dict[str, str]
+
+
+class Rendition(BaseModel):
+    """One ``#EXT-X-MEDIA`` entry of a master playlist (an alternative rendition)."""
+
+    attributes: dict[str, str]
+
+    @property
+    def uri(self) -> str | None:
+        """The rendition's media playlist, if it has its own."""
+        return self.attributes.get("URI")
 
 
 class MasterPlaylist(BaseModel):
@@ -53,11 +86,21 @@ class MasterPlaylist(BaseModel):
     version: int | None
     independent_segments: bool
     variants: list[Variant]
+    renditions: list[Rendition] = []
+    iframe_streams: list[Variant] = []
 
 
 def parse_attributes(text: str) -> dict[str, str]:
     """An HLS attribute list as a dict; quoted values lose their quotes."""
     return {key: value.strip('"') for key, value in _ATTRIBUTE.findall(text)}
+
+
+def format_attributes(attributes: dict[str, str]) -> str:
+    """An HLS attribute list in the given order, quoting the attributes that take strings."""
+    return ",".join(
+        f'{key}="{value}"' if key in _QUOTED else f"{key}={value}"
+        for key, value in attributes.items()
+    )
 
 
 def _lines(path: Path) -> list[str]:
@@ -72,12 +115,23 @@ def _lines(path: Path) -> list[str]:
     return lines
 
 
+def _byte_range(value: str, previous_end: int | None) -> tuple[int, int]:
+    """``(length, offset)`` of an ``#EXT-X-BYTERANGE:<n>[@<o>]`` value."""
+    length, _, offset = value.partition("@")
+    if not offset and previous_end is None:
+        raise ValueError("a byte range without an offset must follow one of the same resource")
+    return int(length), int(offset) if offset else previous_end or 0
+
+
 def parse_media_playlist(path: Path) -> MediaPlaylist:
     """Parse a media playlist; raise ``MediaError`` if it is malformed."""
     version = target = playlist_type = map_uri = None
-    independent = endlist = False
+    independent = endlist = iframes = False
     segments: list[Segment] = []
     pending: float | None = None
+    pending_range: tuple[int, int] | None = None
+    range_end: dict[str, int] = {}
+    last_uri: str | None = None
     for number, line in enumerate(_lines(path)[1:], start=2):
         tag, _, value = line.partition(":")
         try:
@@ -89,19 +143,26 @@ def parse_media_playlist(path: Path) -> MediaPlaylist:
                 playlist_type = value
             elif tag == "#EXT-X-INDEPENDENT-SEGMENTS":
                 independent = True
+            elif tag == "#EXT-X-I-FRAMES-ONLY":
+                iframes = True
             elif tag == "#EXT-X-MAP":
                 map_uri = parse_attributes(value).get("URI")
             elif tag == "#EXTINF":
                 pending = float(value.split(",", 1)[0])
+            elif tag == "#EXT-X-BYTERANGE":
+                previous = range_end.get(last_uri) if last_uri is not None else None
+                pending_range = _byte_range(value, previous)
             elif tag == "#EXT-X-ENDLIST":
                 endlist = True
             elif not line.startswith("#"):
                 if pending is None:
                     raise MediaError(f"{path}:{number}: segment {line!r} has no #EXTINF before it")
-                segments.append(Segment(uri=line, duration_s=pending))
-                pending = None
+                segments.append(Segment(uri=line, duration_s=pending, byte_range=pending_range))
+                if pending_range is not None:
+                    range_end[line] = pending_range[0] + pending_range[1]
+                last_uri, pending, pending_range = line, None, None
         except ValueError as exc:
-            raise MediaError(f"{path}:{number}: malformed line {line!r}") from exc
+            raise MediaError(f"{path}:{number}: malformed line {line!r} ({exc})") from exc
     if target is None:
         raise MediaError(f"{path}: media playlist lacks #EXT-X-TARGETDURATION")
     return MediaPlaylist(
@@ -112,6 +173,7 @@ def parse_media_playlist(path: Path) -> MediaPlaylist:
         map_uri=map_uri,
         segments=segments,
         endlist=endlist,
+        iframes_only=iframes,
     )
 
 
@@ -120,6 +182,8 @@ def parse_master_playlist(path: Path) -> MasterPlaylist:
     version = None
     independent = False
     variants: list[Variant] = []
+    renditions: list[Rendition] = []
+    iframe_streams: list[Variant] = []
     pending: dict[str, str] | None = None
     for number, line in enumerate(_lines(path)[1:], start=2):
         tag, _, value = line.partition(":")
@@ -129,6 +193,13 @@ def parse_master_playlist(path: Path) -> MasterPlaylist:
             independent = True
         elif tag == "#EXT-X-STREAM-INF":
             pending = parse_attributes(value)
+        elif tag == "#EXT-X-MEDIA":
+            renditions.append(Rendition(attributes=parse_attributes(value)))
+        elif tag == "#EXT-X-I-FRAME-STREAM-INF":
+            attributes = parse_attributes(value)
+            if "URI" not in attributes:
+                raise MediaError(f"{path}:{number}: #EXT-X-I-FRAME-STREAM-INF has no URI")
+            iframe_streams.append(Variant(uri=attributes["URI"], attributes=attributes))
         elif not line.startswith("#"):
             if pending is None:
                 raise MediaError(
@@ -138,16 +209,64 @@ def parse_master_playlist(path: Path) -> MasterPlaylist:
             pending = None
     if not variants:
         raise MediaError(f"{path}: master playlist lists no variant streams")
-    return MasterPlaylist(version=version, independent_segments=independent, variants=variants)
+    return MasterPlaylist(
+        version=version,
+        independent_segments=independent,
+        variants=variants,
+        renditions=renditions,
+        iframe_streams=iframe_streams,
+    )
 
 
-def format_master_playlist(variants: list[Variant]) -> str:
-    """The text of a master playlist listing ``variants``, attributes in the given order."""
-    lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+def format_master_playlist(
+    variants: list[Variant],
+    renditions: list[Rendition] | None = None,
+    iframe_streams: list[Variant] | None = None,
+) -> str:
+    """The text of a master playlist: ``#EXT-X-MEDIA`` renditions, variants, I-frame streams."""
+    lines = ["#EXTM3U", f"#EXT-X-VERSION:{PLAYLIST_VERSION}", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for rendition in renditions or []:
+        lines.append(f"#EXT-X-MEDIA:{format_attributes(rendition.attributes)}")
     for variant in variants:
-        attributes = ",".join(
-            f'{key}="{value}"' if key in _QUOTED else f"{key}={value}"
-            for key, value in variant.attributes.items()
-        )
-        lines += [f"#EXT-X-STREAM-INF:{attributes}", variant.uri]
+        lines += [f"#EXT-X-STREAM-INF:{format_attributes(variant.attributes)}", variant.uri]
+    for stream in iframe_streams or []:
+        attributes = {k: v for k, v in stream.attributes.items() if k != "URI"}
+        attributes["URI"] = stream.uri
+        lines.append(f"#EXT-X-I-FRAME-STREAM-INF:{format_attributes(attributes)}")
     return "\n".join(lines) + "\n"
+
+
+def target_duration(durations: list[float]) -> int:
+    """The smallest ``#EXT-X-TARGETDURATION`` that every EXTINF, rounded half up, fits under."""
+    return max((math.floor(d + 0.5) for d in durations), default=0) or 1
+
+
+def format_media_playlist(segments: list[Segment], map_uri: str, iframes_only: bool = False) -> str:
+    """The text of a VOD fMP4 media playlist (an I-frame playlist with ``iframes_only``)."""
+    lines = [
+        "#EXTM3U",
+        f"#EXT-X-VERSION:{PLAYLIST_VERSION}",
+        f"#EXT-X-TARGETDURATION:{target_duration([s.duration_s for s in segments])}",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+        "#EXT-X-PLAYLIST-TYPE:VOD",
+    ]
+    lines.append("#EXT-X-I-FRAMES-ONLY" if iframes_only else "#EXT-X-INDEPENDENT-SEGMENTS")
+    lines.append(f'#EXT-X-MAP:URI="{map_uri}"')
+    for segment in segments:
+        lines.append(f"#EXTINF:{segment.duration_s:.6f},")
+        if segment.byte_range is not None:
+            lines.append(f"#EXT-X-BYTERANGE:{segment.byte_range[0]}@{segment.byte_range[1]}")
+        lines.append(segment.uri)
+    lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"
+
+
+def write_atomically(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary sibling and an atomic rename."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
