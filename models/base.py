@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, Self, runtime_checkable
 
 import numpy as np
 
 from models.config import ModelConfig
-from models.interactions import Interactions
+from models.interactions import Interactions, lookup
 
 #: Item id used to pad a row of recommendations shorter than k.
 PAD_ID = -1
@@ -104,3 +105,55 @@ def mask_seen(scores: np.ndarray, interactions: Interactions, rows: np.ndarray) 
     for out_row, row in enumerate(rows):
         if row >= 0:
             scores[out_row, matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]]] = -np.inf
+
+
+#: Users scored per dense block in ``recommend_rows`` (bounds memory to block x n_items).
+SCORE_BLOCK = 2048
+
+
+def recommend_rows(
+    interactions: Interactions,
+    user_ids: np.ndarray,
+    k: int,
+    exclude_seen: bool,
+    score_rows: Callable[[np.ndarray], np.ndarray],
+    item_ids: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k per user from ``score_rows(rows) -> float32 (len(rows), n_items)``; padding rows
+    for users unknown to ``interactions``.
+
+    ``item_ids`` names the score columns (default ``interactions.item_ids``); the seen-item mask
+    is applied through ``interactions`` and so needs the default column order.
+    """
+    k = check_k(k)
+    rows = interactions.user_index(as_ids(user_ids))
+    ids, scores = empty_result(rows.size, k)
+    columns = interactions.item_ids if item_ids is None else item_ids
+    known = np.flatnonzero(rows >= 0)
+    for start in range(0, known.size, SCORE_BLOCK):
+        out = known[start : start + SCORE_BLOCK]
+        dense = np.asarray(score_rows(rows[out]), dtype=np.float32)
+        if exclude_seen:
+            mask_seen(dense, interactions, rows[out])
+        ids[out], scores[out] = top_k(dense, k, columns)
+    return ids, scores
+
+
+def cosine_similar(
+    vectors: np.ndarray, vocabulary: np.ndarray, query_ids: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k other items by cosine of dense ``vectors`` (rows named by sorted ``vocabulary``);
+    padding for unknown items and for items whose vector is zero."""
+    k = check_k(k)
+    cols = lookup(vocabulary, as_ids(query_ids))
+    ids, scores = empty_result(cols.size, k)
+    norms = np.linalg.norm(vectors, axis=1)
+    unit = (vectors / np.maximum(norms, 1e-12)[:, None]).astype(np.float32)
+    known = np.flatnonzero(cols >= 0)
+    known = known[norms[cols[known]] > 0]
+    if known.size:
+        dense = unit[cols[known]] @ unit.T
+        dense[:, norms == 0] = -np.inf
+        dense[np.arange(known.size), cols[known]] = -np.inf
+        ids[known], scores[known] = top_k(dense, k, vocabulary)
+    return ids, scores

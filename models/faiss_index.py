@@ -1,20 +1,77 @@
-"""Exact inner-product search over a model's item vectors (FAISS ``IndexFlatIP``)."""
+"""Inner-product search over item vectors with FAISS: exact (``IndexFlatIP``) for small
+catalogues, approximate (HNSW, or IVF) above a size threshold, and recall of ANN vs exact."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 import numpy as np
+from pydantic import Field
 
 from models.base import EmbeddingModel, check_k, empty_result
+from models.config import ModelConfig
 from models.errors import ModelFormatError, VocabularyMismatchError
 from models.interactions import vocabulary_digest
 
 _INDEX = "index.faiss"
 _VOCABULARY = "item_ids.npy"
 _META = "index.json"
+
+IndexKind = Literal["flat", "hnsw", "ivf"]
+
+
+class IndexConfig(ModelConfig):
+    """Which FAISS index to build, and its accuracy / speed knobs.
+
+    Defaults reach recall@10 >= 0.95 against exact search on 20k random 64-d vectors (tested).
+    """
+
+    kind: Literal["auto", "flat", "hnsw", "ivf"] = Field(
+        "auto", description="auto: flat up to exact_max_items, HNSW above."
+    )
+    exact_max_items: int = Field(10_000, ge=0, description="Largest catalogue searched exactly.")
+    hnsw_m: int = Field(32, gt=1, description="HNSW links per node.")
+    hnsw_ef_construction: int = Field(200, gt=0, description="HNSW build-time beam width.")
+    hnsw_ef_search: int = Field(256, gt=0, description="HNSW search-time beam width.")
+    ivf_lists: int | None = Field(None, gt=0, description="IVF cells; None: 4 * sqrt(n_items).")
+    ivf_probe: int = Field(32, gt=0, description="IVF cells visited per query.")
+
+
+def _build_faiss(vectors: np.ndarray, config: IndexConfig) -> object:
+    """A populated FAISS inner-product index of the kind ``config`` selects for ``vectors``."""
+    import faiss
+
+    n, dim = vectors.shape
+    kind = config.kind
+    if kind == "auto":
+        kind = "flat" if n <= config.exact_max_items else "hnsw"
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = config.hnsw_ef_construction
+        index.hnsw.efSearch = config.hnsw_ef_search
+    elif kind == "ivf":
+        lists = config.ivf_lists or max(1, int(4 * np.sqrt(n)))
+        lists = min(lists, max(n, 1))
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors)
+        index.nprobe = min(config.ivf_probe, lists)
+    else:
+        index = faiss.IndexFlatIP(dim)
+    index.add(vectors)
+    return index
+
+
+def _kind_of(index: object) -> IndexKind:
+    import faiss
+
+    if isinstance(index, faiss.IndexHNSW):
+        return "hnsw"
+    if isinstance(index, faiss.IndexIVF):
+        return "ivf"
+    return "flat"
 
 
 class ItemIndex:
@@ -30,23 +87,50 @@ class ItemIndex:
         self.item_ids = np.asarray(item_ids, dtype=np.int64)
 
     @classmethod
-    def build(cls, item_ids: np.ndarray, item_vectors: np.ndarray) -> Self:
-        """Index ``item_vectors`` (one row per id in ``item_ids``) for inner-product search."""
-        import faiss
-
+    def build(
+        cls,
+        item_ids: np.ndarray,
+        item_vectors: np.ndarray,
+        config: IndexConfig = IndexConfig(),  # noqa: B008 - frozen
+    ) -> Self:
+        """Index ``item_vectors`` (one row per id in ``item_ids``) for inner-product search;
+        ``ValueError`` if any vector holds NaN or infinity."""
         vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != np.asarray(item_ids).size:
             raise VocabularyMismatchError(
                 f"{np.asarray(item_ids).size} item ids but item vectors of shape {vectors.shape}"
             )
-        index = faiss.IndexFlatIP(vectors.shape[1])
-        index.add(vectors)
-        return cls(index, np.asarray(item_ids, dtype=np.int64))
+        if not np.isfinite(vectors).all():
+            bad = int((~np.isfinite(vectors).all(axis=1)).sum())
+            raise ValueError(f"{bad} item vector(s) contain NaN or infinite values")
+        return cls(_build_faiss(vectors, config), np.asarray(item_ids, dtype=np.int64))
 
     @classmethod
-    def from_model(cls, model: EmbeddingModel) -> Self:
+    def from_model(
+        cls,
+        model: EmbeddingModel,
+        config: IndexConfig = IndexConfig(),  # noqa: B008 - frozen
+    ) -> Self:
         """Index a fitted embedding model's item vectors under its item vocabulary."""
-        return cls.build(model.interactions.item_ids, model.item_vectors)
+        return cls.build(model.interactions.item_ids, model.item_vectors, config)
+
+    @property
+    def kind(self) -> IndexKind:
+        """``flat`` (exact), ``hnsw`` or ``ivf``."""
+        return _kind_of(self._index)
+
+    def vectors(self) -> np.ndarray:
+        """float32 copy of the indexed vectors, in vocabulary order."""
+        n = self.item_ids.size
+        if self.kind == "ivf":
+            self._index.make_direct_map()  # type: ignore[attr-defined]
+        return np.asarray(self._index.reconstruct_n(0, n), dtype=np.float32)  # type: ignore[attr-defined]
+
+    def exact(self) -> ItemIndex:
+        """An exact (flat) index over the same vectors and vocabulary."""
+        if self.kind == "flat":
+            return self
+        return type(self).build(self.item_ids, self.vectors(), IndexConfig(kind="flat"))
 
     @property
     def dim(self) -> int:
@@ -110,7 +194,12 @@ class ItemIndex:
         path.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self._index, str(path / _INDEX))
         np.save(path / _VOCABULARY, self.item_ids)
-        meta = {"dim": self.dim, "size": int(self.item_ids.size), "digest": self.digest}
+        meta = {
+            "dim": self.dim,
+            "size": int(self.item_ids.size),
+            "digest": self.digest,
+            "kind": self.kind,
+        }
         (path / _META).write_text(json.dumps(meta, indent=2))
         return path
 
@@ -132,3 +221,21 @@ class ItemIndex:
         if model is not None:
             index.check_matches(model)
         return index
+
+
+def measure_recall(index: ItemIndex, exact: ItemIndex, queries: np.ndarray, k: int) -> float:
+    """Recall@k of ``index`` against ``exact`` search: the mean share of each query's exact
+    top-k ids that ``index`` also returns in its top k (1.0 for an exact index)."""
+    k = check_k(k)
+    if not np.array_equal(index.item_ids, exact.item_ids):
+        raise VocabularyMismatchError("recall needs two indexes over the same item vocabulary")
+    if len(queries) == 0:
+        raise ValueError("recall needs at least one query vector")
+    found, _ = index.search(queries, k)
+    truth, _ = exact.search(queries, k)
+    shares = []
+    for got, want in zip(found, truth, strict=True):
+        want = want[want >= 0]
+        if want.size:
+            shares.append(np.isin(want, got).mean())
+    return float(np.mean(shares)) if shares else 1.0

@@ -1,4 +1,4 @@
-"""Exact FAISS inner-product search over a model's item vectors."""
+"""FAISS inner-product search over item vectors: exact, HNSW and IVF, and ANN recall."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from core import columns as c
 from models.als import ALSConfig, ALSRecommender
 from models.errors import ModelFormatError, VocabularyMismatchError
-from models.faiss_index import ItemIndex
+from models.faiss_index import IndexConfig, ItemIndex, measure_recall
 from models.interactions import Interactions
 
 
@@ -104,3 +104,58 @@ def test_build_needs_one_vector_per_id() -> None:
 def test_load_of_a_missing_index_is_explained(tmp_path: Path) -> None:
     with pytest.raises(ModelFormatError, match="not a saved item index"):
         ItemIndex.load(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def random_20k() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    items = rng.normal(size=(20_000, 64)).astype(np.float32)
+    queries = rng.normal(size=(200, 64)).astype(np.float32)
+    return np.arange(20_000, dtype=np.int64) + 7, items, queries
+
+
+def test_default_ann_recall_on_20k_random_vectors(
+    random_20k: tuple[np.ndarray, np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    item_ids, items, queries = random_20k
+    index = ItemIndex.build(item_ids, items)
+    assert index.kind == "hnsw"  # 20k is above the default exact threshold
+    exact = index.exact()
+    assert exact.kind == "flat" and np.array_equal(exact.vectors(), items)
+    recall = measure_recall(index, exact, queries, 10)
+    assert recall >= 0.95
+    index.save(tmp_path / "hnsw")
+    loaded = ItemIndex.load(tmp_path / "hnsw")
+    assert loaded.kind == "hnsw"
+    assert np.array_equal(loaded.search(queries[:20], 10)[0], index.search(queries[:20], 10)[0])
+
+
+def test_ivf_index_and_recall_bounds(random_20k: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    item_ids, items, queries = random_20k
+    sample_ids, sample = item_ids[:4000], items[:4000]
+    exact = ItemIndex.build(sample_ids, sample, IndexConfig(kind="flat"))
+    coarse = ItemIndex.build(sample_ids, sample, IndexConfig(kind="ivf", ivf_lists=64, ivf_probe=1))
+    fine = ItemIndex.build(sample_ids, sample, IndexConfig(kind="ivf", ivf_lists=64, ivf_probe=64))
+    assert coarse.kind == fine.kind == "ivf"
+    assert measure_recall(exact, exact, queries, 10) == 1.0
+    assert measure_recall(fine, exact, queries, 10) == pytest.approx(1.0)  # every cell probed
+    assert measure_recall(coarse, exact, queries, 10) < 0.9  # one cell of 64 misses neighbours
+    assert np.allclose(np.sort(fine.vectors(), axis=0), np.sort(sample, axis=0))
+
+
+def test_small_catalogues_stay_exact_and_bad_vectors_are_refused() -> None:
+    items = np.eye(4, dtype=np.float32)
+    assert ItemIndex.build(np.arange(4), items).kind == "flat"
+    assert ItemIndex.build(np.arange(4), items, IndexConfig(kind="hnsw")).kind == "hnsw"
+    items[2, 1] = np.nan
+    with pytest.raises(ValueError, match="1 item vector\\(s\\) contain NaN or infinite values"):
+        ItemIndex.build(np.arange(4), items)
+
+
+def test_recall_needs_the_same_vocabulary_and_queries() -> None:
+    a = ItemIndex.build(np.arange(3), np.eye(3, dtype=np.float32))
+    b = ItemIndex.build(np.arange(1, 4), np.eye(3, dtype=np.float32))
+    with pytest.raises(VocabularyMismatchError, match="same item vocabulary"):
+        measure_recall(a, b, np.eye(3, dtype=np.float32), 2)
+    with pytest.raises(ValueError, match="at least one query vector"):
+        measure_recall(a, a, np.empty((0, 3), np.float32), 2)

@@ -1,0 +1,201 @@
+"""Content-based: a user's profile is the weighted mean of their items' feature vectors, and
+items are scored by cosine with it. Items are those with features (``ItemFeatures``), watched
+or not, so new videos are recommendable and have neighbours from the day they are catalogued.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field
+
+from models.base import as_ids, check_k, empty_result, recommend_rows, top_k
+from models.config import ModelConfig
+from models.errors import ModelFormatError, NotFittedError
+from models.interactions import Interactions, lookup
+from models.side_info import ItemFeatures
+from models.storage import read_manifest, write_manifest
+
+KIND = "content"
+_FEATURES = "content_items"
+_PROFILES = "content_profiles.npz"
+_SECONDS_PER_DAY = 86_400.0
+
+
+class ContentConfig(ModelConfig):
+    """How a user's profile weighs the items they interacted with.
+
+    Tuned on ml-latest-small (stratified 75/25 split, seed 42, validation = 25 % of each
+    user's training items): no decay gave validation NDCG@10 0.0117 with the default feature
+    blocks (half-life 365 d: 0.0115; genre + year blocks only: 0.0175). Pure content is weak on
+    MovieLens (it favours obscure look-alikes); its role is cold start and the ensemble.
+    """
+
+    use_weights: bool = Field(False, description="Weigh items by interaction weight, not 1.")
+    half_life_days: float | None = Field(
+        None,
+        gt=0,
+        description="Halve an item's weight per this many days before the user's "
+        "newest interaction; None weighs old and new alike.",
+    )
+
+
+def _unit_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    scale = np.where(norms > 0, 1.0 / np.maximum(norms, 1e-30), 0.0)
+    return sp.csr_matrix(sp.diags(scale) @ matrix, dtype=np.float32)
+
+
+class ContentRecommender:
+    """Cosine between user profiles and item feature vectors."""
+
+    def __init__(self, config: ContentConfig = ContentConfig()) -> None:  # noqa: B008 - frozen
+        self.config = config
+        self._interactions: Interactions | None = None
+        self._features: ItemFeatures | None = None
+        self._items: sp.csr_matrix | None = None
+        self._profiles: sp.csr_matrix | None = None
+
+    @property
+    def interactions(self) -> Interactions:
+        """The matrix the model was fitted on."""
+        if self._interactions is None:
+            raise NotFittedError("the content model is not fitted: call fit() first")
+        return self._interactions
+
+    @property
+    def features(self) -> ItemFeatures:
+        """The item features the model scores with."""
+        self.interactions  # noqa: B018 - raises when not fitted
+        assert self._features is not None
+        return self._features
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        """The ids this model recommends: every item with features (sorted)."""
+        return self.features.item_ids
+
+    @property
+    def item_vectors(self) -> np.ndarray:
+        """float32 unit feature vectors in the order of ``item_ids`` (dense, for FAISS)."""
+        assert self._items is not None
+        return np.asarray(self._items_checked().toarray(), dtype=np.float32)
+
+    def _items_checked(self) -> sp.csr_matrix:
+        self.interactions  # noqa: B018 - raises when not fitted
+        assert self._items is not None
+        return self._items
+
+    def fit(self, interactions: Interactions, item_features: ItemFeatures | None = None) -> Self:
+        """Build every known user's profile from ``item_features``' rows of their items."""
+        if item_features is None:
+            raise ValueError("the content model needs item_features: fit(interactions, features)")
+        if item_features.n_features == 0 or item_features.matrix.nnz == 0:
+            raise ValueError("the item features are empty: the content model has nothing to use")
+        if interactions.nnz == 0:
+            raise ValueError("cannot fit the content model on an empty interaction matrix")
+        weights = interactions.matrix.astype(np.float32)
+        if not self.config.use_weights:
+            weights.data[:] = 1.0
+        if self.config.half_life_days is not None:
+            owners = np.repeat(np.arange(interactions.n_users), np.diff(weights.indptr))
+            latest = np.full(interactions.n_users, -np.inf)
+            np.maximum.at(latest, owners, interactions.last_seen)
+            newest = latest[owners]
+            age = (newest - interactions.last_seen) / _SECONDS_PER_DAY
+            weights.data *= np.power(0.5, age / self.config.half_life_days).astype(np.float32)
+        profiles = weights @ item_features.align(interactions.item_ids)
+        self._interactions, self._features = interactions, item_features
+        self._profiles = _unit_rows(sp.csr_matrix(profiles))
+        self._items = _unit_rows(item_features.matrix)
+        return self
+
+    def _score(self, profiles: sp.csr_matrix) -> np.ndarray:
+        """Cosine of each profile with every item; ``-inf`` for items without features."""
+        items = self._items_checked()
+        dense = (profiles @ items.T).toarray().astype(np.float32)
+        dense[:, np.diff(items.indptr) == 0] = -np.inf
+        dense[np.diff(profiles.indptr) == 0] = -np.inf
+        return dense
+
+    def recommend(
+        self, user_ids: np.ndarray, k: int, exclude_seen: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k items (unwatched ones too) by cosine with the user's profile; unknown users
+        and users none of whose items have features get padding."""
+        inter = self.interactions
+        assert self._profiles is not None
+        positions = lookup(self.item_ids, inter.item_ids)
+
+        def score(rows: np.ndarray) -> np.ndarray:
+            dense = self._score(self._profiles[rows])  # type: ignore[index]
+            if exclude_seen:
+                for out, row in enumerate(rows):
+                    seen = positions[
+                        inter.matrix.indices[
+                            inter.matrix.indptr[row] : inter.matrix.indptr[row + 1]
+                        ]
+                    ]
+                    dense[out, seen[seen >= 0]] = -np.inf
+            return dense
+
+        return recommend_rows(inter, user_ids, k, False, score, item_ids=self.item_ids)
+
+    def recommend_for_items(
+        self, item_ids: list[np.ndarray], k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k items for ad-hoc profiles (one list of liked item ids per row, e.g. a new
+        user's picks), excluding those items; rows without featured items get padding."""
+        k = check_k(k)
+        rows, cols = [], []
+        for i, ids in enumerate(item_ids):
+            found = lookup(self.item_ids, as_ids(ids))
+            found = found[found >= 0]
+            rows.extend([i] * found.size)
+            cols.extend(found.tolist())
+        picks = sp.csr_matrix(
+            (np.ones(len(rows), np.float32), (rows, cols)),
+            shape=(len(item_ids), self.item_ids.size),
+        )
+        dense = self._score(_unit_rows(picks @ self._items_checked()))
+        dense[picks.nonzero()] = -np.inf
+        return top_k(dense, k, self.item_ids)
+
+    def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k other items by feature cosine, for any item with features (watched or not);
+        padding for items without features."""
+        k = check_k(k)
+        cols = lookup(self.item_ids, as_ids(item_ids))
+        ids, scores = empty_result(cols.size, k)
+        known = np.flatnonzero(cols >= 0)
+        if known.size:
+            items = self._items_checked()
+            dense = self._score(items[cols[known]])
+            dense[np.arange(known.size), cols[known]] = -np.inf
+            ids[known], scores[known] = top_k(dense, k, self.item_ids)
+        return ids, scores
+
+    def save(self, path: Path) -> Path:
+        """Write config, interactions, item features and profiles into directory ``path``."""
+        write_manifest(path, KIND, self.config)
+        self.interactions.save(path)
+        self.features.save(path, _FEATURES)
+        sp.save_npz(path / _PROFILES, self._profiles)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        """Read a directory written by ``save``."""
+        model = cls(read_manifest(path, KIND, ContentConfig))
+        if not (path / _PROFILES).is_file():
+            raise ModelFormatError(f"no {_PROFILES} in {path}: incomplete content model")
+        model._interactions = Interactions.load(path)
+        model._features = ItemFeatures.load(path, _FEATURES)
+        model._items = _unit_rows(model._features.matrix)
+        model._profiles = sp.csr_matrix(sp.load_npz(path / _PROFILES), dtype=np.float32)
+        if model._profiles.shape != (model._interactions.n_users, model._features.n_features):
+            raise ModelFormatError(f"{path}: content profiles do not match the features")
+        return model

@@ -1,0 +1,147 @@
+"""Item-KNN: score = sum of the user's items' similarities to a candidate (``implicit``'s
+cosine, BM25- or TF-IDF-weighted co-occurrence, pruned to each item's nearest neighbours)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Literal, Self
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field
+
+from models.base import as_ids, check_k, empty_result, recommend_rows, top_k
+from models.config import ModelConfig
+from models.errors import ModelFormatError, NotFittedError
+from models.interactions import Interactions
+from models.storage import read_manifest, write_manifest
+
+KIND = "itemknn"
+_SIMILARITY = "similarity.npz"
+
+
+class ItemKNNConfig(ModelConfig):
+    """Similarity measure and neighbourhood size.
+
+    Tuned on ml-latest-small (stratified 75/25 split, seed 42, validation = 25 % of each
+    user's training items), {cosine, bm25, tfidf} x neighbours {20, 50, 100, 200}: tfidf with
+    100 neighbours gave validation NDCG@10 0.1879 (best cosine 0.1635 at 20, best bm25 0.1301
+    at 200); popularity: 0.1377.
+    """
+
+    similarity: Literal["cosine", "bm25", "tfidf"] = Field(
+        "tfidf", description="How co-occurrence counts are weighted."
+    )
+    neighbours: int = Field(100, gt=0, description="Similar items kept per item.")
+    k1: float = Field(1.2, gt=0, description="BM25 term-frequency saturation.")
+    b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation.")
+    binary: bool = Field(True, description="Use 1 for every pair instead of its weight.")
+    num_threads: int = Field(2, gt=0, description="Threads used while fitting.")
+
+
+class ItemKNNRecommender:
+    """Sparse item x item similarities; a user's score for an item sums over their items."""
+
+    def __init__(self, config: ItemKNNConfig = ItemKNNConfig()) -> None:  # noqa: B008 - frozen
+        self.config = config
+        self._interactions: Interactions | None = None
+        self._similarity: sp.csr_matrix | None = None
+
+    @property
+    def interactions(self) -> Interactions:
+        """The matrix the model was fitted on."""
+        if self._interactions is None:
+            raise NotFittedError("the item-KNN model is not fitted: call fit() first")
+        return self._interactions
+
+    @property
+    def similarity(self) -> sp.csr_matrix:
+        """float32 ``(n_items, n_items)`` CSR: row i holds item i's neighbours."""
+        self.interactions  # noqa: B018 - raises when not fitted
+        assert self._similarity is not None
+        return self._similarity
+
+    def _user_matrix(self, interactions: Interactions) -> sp.csr_matrix:
+        matrix = interactions.matrix.astype(np.float32)
+        if self.config.binary:
+            matrix.data[:] = 1.0
+        return matrix
+
+    def fit(self, interactions: Interactions) -> Self:
+        """Compute each item's ``neighbours`` most similar items."""
+        from implicit.nearest_neighbours import (
+            BM25Recommender,
+            CosineRecommender,
+            TFIDFRecommender,
+        )
+        from implicit.utils import ParameterWarning
+
+        if interactions.nnz == 0:
+            raise ValueError("cannot fit item-KNN on an empty interaction matrix")
+        threads = self.config.num_threads
+        # implicit keeps the item itself among its K neighbours: ask for one more.
+        k = self.config.neighbours + 1
+        if self.config.similarity == "bm25":
+            model = BM25Recommender(K=k, K1=self.config.k1, B=self.config.b, num_threads=threads)
+        elif self.config.similarity == "tfidf":
+            model = TFIDFRecommender(K=k, num_threads=threads)
+        else:
+            model = CosineRecommender(K=k, num_threads=threads)
+        with warnings.catch_warnings():
+            # implicit converts its own transposed matrices and warns about it
+            warnings.simplefilter("ignore", ParameterWarning)
+            model.fit(self._user_matrix(interactions), show_progress=False)
+        similarity = sp.csr_matrix(model.similarity, dtype=np.float32)
+        similarity.setdiag(0.0)
+        similarity.eliminate_zeros()
+        self._interactions, self._similarity = interactions, similarity
+        return self
+
+    def recommend(
+        self, user_ids: np.ndarray, k: int, exclude_seen: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k items by summed similarity to the user's items; unknown users get padding.
+
+        Items with no similarity to anything the user saw are padding, not zero-score picks.
+        """
+        user_matrix = self._user_matrix(self.interactions)
+
+        def score(rows: np.ndarray) -> np.ndarray:
+            dense = (user_matrix[rows] @ self.similarity).toarray()
+            dense[dense <= 0] = -np.inf
+            return dense
+
+        return recommend_rows(self.interactions, user_ids, k, exclude_seen, score)
+
+    def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each item's top-k neighbours; padding for unknown items and short neighbourhoods."""
+        k = check_k(k)
+        cols = self.interactions.item_index(as_ids(item_ids))
+        ids, scores = empty_result(cols.size, k)
+        known = np.flatnonzero(cols >= 0)
+        if known.size:
+            dense = self.similarity[cols[known]].toarray()
+            dense[dense <= 0] = -np.inf
+            ids[known], scores[known] = top_k(dense, k, self.interactions.item_ids)
+        return ids, scores
+
+    def save(self, path: Path) -> Path:
+        """Write config, interactions and the similarity matrix into directory ``path``."""
+        write_manifest(path, KIND, self.config)
+        self.interactions.save(path)
+        sp.save_npz(path / _SIMILARITY, self.similarity)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        """Read a directory written by ``save``."""
+        model = cls(read_manifest(path, KIND, ItemKNNConfig))
+        if not (path / _SIMILARITY).is_file():
+            raise ModelFormatError(f"no {_SIMILARITY} in {path}: incomplete item-KNN model")
+        model._interactions = Interactions.load(path)
+        model._similarity = sp.csr_matrix(sp.load_npz(path / _SIMILARITY), dtype=np.float32)
+        n = model._interactions.n_items
+        if model._similarity.shape != (n, n):
+            raise ModelFormatError(f"{path}: item similarities do not match the item vocabulary")
+        return model
