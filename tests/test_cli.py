@@ -1,0 +1,74 @@
+"""The ``reelrank`` command line: fast help, sub-commands, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+
+REELRANK = Path(sys.executable).parent / "reelrank"
+
+
+def test_help_lists_the_sub_commands_quickly() -> None:
+    started = time.perf_counter()
+    result = subprocess.run([str(REELRANK), "--help"], capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0, result.stderr
+    for command in ("data", "db", "demo", "serve", "train", "features"):
+        assert f" {command} " in result.stdout
+    print(f"reelrank --help took {elapsed:.2f} s")
+
+
+def test_help_imports_no_heavy_package() -> None:
+    code = (
+        "import sys\nfrom flows.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = {'torch','mlflow','feast','ray','av','pandas','sqlalchemy','fastapi','implicit'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
+
+
+def test_db_upgrade_and_current(data_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 0
+    assert "database at revision 0001" in capsys.readouterr().out
+    assert main(["db", "current"]) == 0
+    assert capsys.readouterr().out.strip() == "0001"
+    assert (data_root / "reelrank.db").is_file()
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["frobnicate"]) == 2
+    assert "No such command 'frobnicate'" in capsys.readouterr().err
+
+
+def test_bad_option_value_is_a_usage_error(
+    data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["data", "synth", "--users", "0"]) == 2
+    assert "--users" in capsys.readouterr().err
+
+
+def test_user_error_prints_message_and_exits_2(
+    data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-such-dataset"
+    assert main(["data", "import", "movielens", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert str(missing) in err
+    assert "Traceback" not in err
+
+
+def test_train_without_events_says_what_to_do(
+    data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train"]) == 2
+    err = capsys.readouterr().err
+    assert "no event log at" in err and "import or synthesise data first" in err
