@@ -1,198 +1,415 @@
-"""Retrieve -> rank -> filter: the one path from user ids to top-k items, offline and online."""
+"""Retrieve -> blend -> rank -> filter: the one path from user ids to top-k items, offline and
+online.
+
+Sources (any ``Recommender``: collaborative, content, trending) propose candidates; the
+ensemble blends them with per-source normalised scores and weights; an optional PyTorch ranker
+re-scores the blend from features; post-processing drops watched, unavailable and
+rule-breaking items, re-ranks for diversity and cuts to k. Users no source knows get the
+trending sources' items (optionally of chosen genres first).
+"""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Self
+from typing import Any, Self
 
 import numpy as np
+from pydantic import Field
 
-from models.als import ALSConfig, ALSRecommender
-from models.base import PAD_ID, EmbeddingModel, as_ids, check_k, empty_result
+from models.als import ALSConfig
+from models.base import PAD_ID, Recommender, as_ids, check_k, empty_result
+from models.config import ModelConfig
+from models.ensemble import Blend, EnsembleConfig, blend, default_weights
 from models.errors import ModelFormatError
 from models.faiss_index import ItemIndex
 from models.interactions import Interactions
-from models.popularity import PopularityConfig, PopularityRecommender
+from models.popularity import PopularityConfig
+from models.postprocess import (
+    Explanation,
+    PostProcessConfig,
+    anchor_items,
+    business_mask,
+    compact,
+    diversify,
+    exclusion_mask,
+    genre_cold_start,
+    reason,
+)
+from models.ranker import FeatureContext, NeuralRanker, feature_names
+from models.side_info import ItemFeatures
 
 _MANIFEST = "pipeline.json"
-_FORMAT = 1
-_PARTS = ("popularity", "als", "index")
+_FORMAT = 2
 
 
 @dataclass(frozen=True)
-class Candidates:
-    """Per-user candidate items: int64 ids and float32 scores of shape ``(n_users, width)``.
+class Family:
+    """Where a model family lives, and the role its candidates play in the ensemble."""
 
-    Rows are padded with -1 / -inf; ``personalized`` says which rows came from a user model.
-    """
-
-    item_ids: np.ndarray
-    scores: np.ndarray
-    personalized: np.ndarray
+    module: str
+    model: str
+    config: str
+    role: str
 
 
-class Retriever(Protocol):
-    """Proposes up to ``n`` candidate items per user, best first."""
-
-    def __call__(self, user_ids: np.ndarray, n: int) -> Candidates: ...
-
-
-class Ranker(Protocol):
-    """Re-scores and re-orders candidates, best first (a learned ranker plugs in here)."""
-
-    def __call__(self, user_ids: np.ndarray, candidates: Candidates) -> Candidates: ...
-
-
-@dataclass(frozen=True)
-class EmbeddingRetriever:
-    """Nearest items by inner product with the user's vector; unknown users get padding."""
-
-    model: EmbeddingModel
-    index: ItemIndex
-
-    def __call__(self, user_ids: np.ndarray, n: int) -> Candidates:
-        vectors, known = self.model.user_vectors(user_ids)
-        ids, scores = empty_result(known.size, n)
-        if known.any():
-            ids[known], scores[known] = self.index.search(vectors[known], n)
-        return Candidates(ids, scores, known)
+#: Every model family the pipeline can use as a source, by name.
+FAMILIES: dict[str, Family] = {
+    "popularity": Family(
+        "models.popularity", "PopularityRecommender", "PopularityConfig", "trending"
+    ),
+    "trending": Family("models.trending", "TrendingRecommender", "TrendingConfig", "trending"),
+    "als": Family("models.als", "ALSRecommender", "ALSConfig", "collaborative"),
+    "bpr": Family("models.bpr", "BPRRecommender", "BPRConfig", "collaborative"),
+    "itemknn": Family("models.itemknn", "ItemKNNRecommender", "ItemKNNConfig", "collaborative"),
+    "ease": Family("models.ease", "EASERecommender", "EASEConfig", "collaborative"),
+    "lightfm": Family(
+        "models.lightfm_hybrid", "LightFMRecommender", "LightFMConfig", "collaborative"
+    ),
+    "content": Family("models.content", "ContentRecommender", "ContentConfig", "content"),
+}
 
 
-@dataclass(frozen=True)
-class PopularityRetriever:
-    """The globally most popular items, the same list for every user."""
-
-    model: PopularityRecommender
-
-    def __call__(self, user_ids: np.ndarray, n: int) -> Candidates:
-        ids, scores = empty_result(user_ids.size, n)
-        top_ids, top_scores = self.model.top_items(n)
-        ids[:, : top_ids.size], scores[:, : top_ids.size] = top_ids, top_scores
-        return Candidates(ids, scores, np.zeros(user_ids.size, dtype=bool))
+def family(name: str) -> tuple[type[Any], type[ModelConfig], str]:
+    """The model class, config class and role of family ``name``."""
+    if name not in FAMILIES:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(FAMILIES)}")
+    spec = FAMILIES[name]
+    module = importlib.import_module(spec.module)
+    return getattr(module, spec.model), getattr(module, spec.config), spec.role
 
 
-@dataclass(frozen=True)
-class ColdStartRetriever:
-    """``personal`` for users it knows, ``fallback`` (popularity) for everyone else."""
-
-    personal: EmbeddingRetriever
-    fallback: PopularityRetriever
-
-    def __call__(self, user_ids: np.ndarray, n: int) -> Candidates:
-        found = self.personal(user_ids, n)
-        cold = ~found.personalized
-        if not cold.any():
-            return found
-        backup = self.fallback(user_ids[cold], n)
-        ids, scores = found.item_ids.copy(), found.scores.copy()
-        ids[cold], scores[cold] = backup.item_ids, backup.scores
-        return Candidates(ids, scores, found.personalized)
+def make_source(name: str, config: ModelConfig | None = None) -> Any:
+    """An unfitted model of family ``name`` (default config unless given)."""
+    model_type, config_type, _ = family(name)
+    if config is not None and not isinstance(config, config_type):
+        raise ValueError(f"{name} needs a {config_type.__name__}, not {type(config).__name__}")
+    return model_type(config or config_type())
 
 
-class ScoreRanker:
-    """Orders candidates by their retrieval score (the thin ranker)."""
-
-    def __call__(self, user_ids: np.ndarray, candidates: Candidates) -> Candidates:
-        order = np.argsort(-candidates.scores, axis=1, kind="stable")
-        return Candidates(
-            np.take_along_axis(candidates.item_ids, order, axis=1),
-            np.take_along_axis(candidates.scores, order, axis=1),
-            candidates.personalized,
-        )
+def fit_source(
+    model: Any, interactions: Interactions, item_features: ItemFeatures | None = None
+) -> Any:
+    """``model.fit(interactions)``, passing ``item_features`` to models that take them."""
+    if item_features is not None and "item_features" in inspect.signature(model.fit).parameters:
+        return model.fit(interactions, item_features=item_features)
+    return model.fit(interactions)
 
 
-class ExclusionFilter:
-    """Drops padding and each user's excluded items, then keeps the first k."""
+class PipelineConfig(ModelConfig):
+    """Which sources feed the pipeline and how their candidates are blended and filtered."""
 
-    def __call__(
-        self, candidates: Candidates, exclude: Sequence[set[int]], k: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        n = candidates.item_ids.shape[0]
-        ids, scores = empty_result(n, k)
-        for i in range(n):
-            row = candidates.item_ids[i]
-            keep = row != PAD_ID
-            if exclude[i]:
-                keep &= ~np.isin(row, np.fromiter(exclude[i], dtype=np.int64))
-            kept_ids, kept_scores = row[keep][:k], candidates.scores[i][keep][:k]
-            ids[i, : kept_ids.size], scores[i, : kept_ids.size] = kept_ids, kept_scores
-        return ids, scores
+    sources: tuple[str, ...] = Field(("als", "popularity"), description="Source model names.")
+    ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
+    use_ranker: bool = Field(True, description="Re-score with the ranker when one is attached.")
+    postprocess: PostProcessConfig = Field(default_factory=PostProcessConfig)
+    explain_depth: int = Field(
+        50, gt=0, description="Similar items searched for a watched anchor per explanation."
+    )
 
 
 class RecommendationPipeline:
-    """ALS retrieval through a FAISS index, popularity for cold users, score ranking, filtering."""
+    """Sources -> ensemble -> ranker -> post-processing, for a batch of users."""
 
     def __init__(
         self,
-        popularity: PopularityRecommender,
-        als: ALSRecommender,
-        index: ItemIndex,
-        ranker: Ranker | None = None,
+        sources: Mapping[str, Recommender],
+        config: PipelineConfig | None = None,
+        *,
+        index: ItemIndex | None = None,
+        ranker: NeuralRanker | None = None,
+        context: FeatureContext | None = None,
+        item_features: ItemFeatures | None = None,
     ) -> None:
-        index.check_matches(als)
-        self.popularity = popularity
-        self.als = als
+        if not sources:
+            raise ValueError("a pipeline needs at least one source model")
+        self.config = config or PipelineConfig(sources=tuple(sources))
+        if tuple(sources) != self.config.sources:
+            raise ValueError(
+                f"sources {list(sources)} differ from the config's {list(self.config.sources)}"
+            )
+        self.sources = dict(sources)
+        self.roles = {name: family(name)[2] for name in self.sources}
+        if index is not None:
+            if "als" not in self.sources:
+                raise ValueError("an item index serves the 'als' source, which is not configured")
+            index.check_matches(self.sources["als"])  # type: ignore[arg-type]
         self.index = index
-        self.retrieve: Retriever = ColdStartRetriever(
-            EmbeddingRetriever(als, index), PopularityRetriever(popularity)
-        )
-        self.rank: Ranker = ranker or ScoreRanker()
-        self.filter = ExclusionFilter()
+        if ranker is not None:
+            if context is None:
+                raise ValueError("a ranker needs the feature context it was trained with")
+            expected = feature_names(tuple(self.sources))
+            if ranker.feature_names != expected:
+                raise ValueError(
+                    f"the ranker was trained on features {list(ranker.feature_names)}, the "
+                    f"pipeline's sources give {list(expected)}"
+                )
+        self.ranker = ranker
+        self.context = context
+        self.item_features = item_features
 
+    # -- construction -------------------------------------------------------------------------
     @classmethod
     def fit(
         cls,
         interactions: Interactions,
         popularity: PopularityConfig = PopularityConfig(),  # noqa: B008 - frozen
         als: ALSConfig = ALSConfig(),  # noqa: B008 - frozen
+        *,
+        config: PipelineConfig | None = None,
+        source_configs: Mapping[str, ModelConfig] | None = None,
+        item_features: ItemFeatures | None = None,
+        ranker: NeuralRanker | None = None,
+        completion: dict[int, float] | None = None,
     ) -> Self:
-        """Fit both models on ``interactions`` and index the ALS item vectors."""
-        pop_model = PopularityRecommender(popularity).fit(interactions)
-        als_model = ALSRecommender(als).fit(interactions)
-        return cls(pop_model, als_model, ItemIndex.from_model(als_model))
+        """Fit every configured source on ``interactions``; index ALS; attach ``ranker``.
+
+        ``popularity`` and ``als`` configure those sources (the original two-model pipeline
+        is the default); ``source_configs`` configures any source by name.
+        """
+        config = config or PipelineConfig()
+        configs: dict[str, ModelConfig] = {"popularity": popularity, "als": als}
+        configs.update(source_configs or {})
+        models = {
+            name: fit_source(make_source(name, configs.get(name)), interactions, item_features)
+            for name in config.sources
+        }
+        index = ItemIndex.from_model(models["als"]) if "als" in models else None
+        context = None
+        if ranker is not None:
+            context = FeatureContext.build(
+                interactions, item_features, completion, ranker.config.recent_days
+            )
+        return cls(
+            models,
+            config,
+            index=index,
+            ranker=ranker,
+            context=context,
+            item_features=item_features,
+        )
+
+    # -- compatibility accessors -------------------------------------------------------------
+    @property
+    def interactions(self) -> Interactions:
+        """The interactions the sources were fitted on (those of the first source)."""
+        return next(iter(self.sources.values())).interactions
+
+    @property
+    def als(self) -> Any:
+        """The ALS source (``None`` when not configured)."""
+        return self.sources.get("als")
+
+    @property
+    def popularity(self) -> Any:
+        """The popularity source (``None`` when not configured)."""
+        return self.sources.get("popularity")
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """The blend weight of each source (the role defaults unless configured)."""
+        return dict(self.config.ensemble.weights) or default_weights(self.roles)
 
     def personalized(self, user_ids: np.ndarray) -> np.ndarray:
-        """Which users get ALS recommendations (the rest are cold-start, served popularity)."""
-        return self.als.interactions.user_index(as_ids(user_ids)) >= 0
+        """Which users a non-trending source knows (the rest are cold start)."""
+        users = as_ids(user_ids)
+        known = np.zeros(users.size, dtype=bool)
+        for name, model in self.sources.items():
+            if self.roles[name] != "trending":
+                known |= model.interactions.user_index(users) >= 0
+        return known
 
     def seen_items(self, user_ids: np.ndarray) -> list[set[int]]:
         """Item ids each user interacted with in the data the pipeline was fitted on."""
-        return self.als.interactions.seen_items(as_ids(user_ids))
+        return self.interactions.seen_items(as_ids(user_ids))
 
+    # -- stages -------------------------------------------------------------------------------
+    def retrieve(
+        self, user_ids: np.ndarray, depth: int, exclude_seen: bool = True
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Each source's top-``depth`` candidates per user (ALS through the FAISS index)."""
+        users = as_ids(user_ids)
+        lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name, model in self.sources.items():
+            if name == "als" and self.index is not None:
+                vectors, known = model.user_vectors(users)
+                ids, scores = empty_result(users.size, depth)
+                if known.any():
+                    exclude = model.interactions.seen_items(users[known]) if exclude_seen else None
+                    ids[known], scores[known] = self.index.search(vectors[known], depth, exclude)
+                lists[name] = (ids, scores)
+            else:
+                lists[name] = model.recommend(users, depth, exclude_seen=exclude_seen)
+        return lists
+
+    def candidates(
+        self, user_ids: np.ndarray, depth: int | None = None, exclude_seen: bool = True
+    ) -> Blend:
+        """The blended (and, with a ranker, re-scored) candidates, best first."""
+        users = as_ids(user_ids)
+        depth = depth or self.config.ensemble.depth
+        lists = self.retrieve(users, depth, exclude_seen)
+        blended = blend(lists, self.weights, self.config.ensemble.normalisation, depth)
+        if self.ranker is not None and self.context is not None and self.config.use_ranker:
+            valid = blended.item_ids != PAD_ID
+            scores = self.ranker.score(self.context.features(users, blended), valid)
+            blended = blended.reordered(scores)
+        return blended
+
+    def _run(
+        self,
+        user_ids: np.ndarray,
+        k: int,
+        seen: Sequence[Collection[int]] | None,
+        unavailable: Collection[int] | None,
+        genres: Sequence[Collection[str]] | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Blend, list[set[int]]]:
+        k = check_k(k)
+        users = as_ids(user_ids)
+        history = self.seen_items(users)
+        if seen is None:
+            exclude_seen, seen_sets = True, history
+        else:
+            if len(seen) != users.size:
+                raise ValueError(f"seen has {len(seen)} sets for {users.size} users")
+            exclude_seen, seen_sets = False, [set(s) for s in seen]
+        if genres is not None and len(genres) != users.size:
+            raise ValueError(f"genres has {len(genres)} entries for {users.size} users")
+        blocked = set(unavailable or ())
+        exclude = [s | blocked for s in seen_sets]
+        widest = max((len(s) for s in exclude), default=0)
+        depth = max(self.config.ensemble.depth, k + widest)
+        ranked = self.candidates(users, depth, exclude_seen)
+        keep = exclusion_mask(ranked.item_ids, exclude) & business_mask(
+            ranked.item_ids, self.config.postprocess, self.item_features
+        )
+        ids, scores = compact(ranked.item_ids, ranked.scores, keep, ranked.item_ids.shape[1] or 1)
+        cold = ~self.personalized(users)
+        if genres is not None:
+            for i in np.flatnonzero(cold):
+                ids[i], scores[i] = genre_cold_start(
+                    ids[i], scores[i], self.item_features, genres[i]
+                )
+        ids, scores = diversify(ids, scores, self.config.postprocess, self.item_features, k)
+        return ids, scores, cold, ranked, [h | s for h, s in zip(history, seen_sets, strict=True)]
+
+    # -- public API ---------------------------------------------------------------------------
     def recommend(
         self,
         user_ids: np.ndarray,
         k: int,
-        seen: Sequence[set[int]] | None = None,
-        unavailable: set[int] | None = None,
+        seen: Sequence[Collection[int]] | None = None,
+        unavailable: Collection[int] | None = None,
+        genres: Sequence[Collection[str]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k item ids and scores per user, padded with -1 / -inf.
 
         ``seen``: items to exclude per user (default: what each user interacted with in the
-        training data); ``unavailable``: item ids nobody may get (private, not ready).
+        training data); ``unavailable``: item ids nobody may get (private, not ready);
+        ``genres``: genres each user chose, put first for users no source knows (cold start).
         """
-        k = check_k(k)
-        users = as_ids(user_ids)
-        if seen is None:
-            seen = self.seen_items(users)
-        elif len(seen) != users.size:
-            raise ValueError(f"seen has {len(seen)} sets for {users.size} users")
-        blocked = unavailable or set()
-        exclude = [set(s) | blocked for s in seen]
-        widest = max((len(s) for s in exclude), default=0)
-        candidates = self.retrieve(users, k + widest)
-        return self.filter(self.rank(users, candidates), exclude, k)
+        ids, scores, _, _, _ = self._run(user_ids, k, seen, unavailable, genres)
+        return ids, scores
 
+    def recommend_explained(
+        self,
+        user_ids: np.ndarray,
+        k: int,
+        seen: Sequence[Collection[int]] | None = None,
+        unavailable: Collection[int] | None = None,
+        genres: Sequence[Collection[str]] | None = None,
+    ) -> list[list[Explanation]]:
+        """``recommend``, with per item the source that proposed it and its anchor item.
+
+        The source is the one whose weighted normalised score contributed most; the anchor is
+        the first item the user watched among that source's ``similar_items`` of the
+        recommendation (collaborative and content sources only).
+        """
+        ids, scores, _, ranked, history = self._run(user_ids, k, seen, unavailable, genres)
+        names = ranked.names
+        weights = np.array([self.weights.get(n, 0.0) for n in names], dtype=np.float32)
+        primary = np.full(ids.shape, -1, dtype=np.int64)
+        proposers: list[list[tuple[str, ...]]] = []
+        for i in range(ids.shape[0]):
+            where = {int(v): j for j, v in enumerate(ranked.item_ids[i]) if v != PAD_ID}
+            row: list[tuple[str, ...]] = []
+            for j, item in enumerate(ids[i]):
+                col = where.get(int(item))
+                if col is None:
+                    row.append(())
+                    continue
+                contribution = ranked.source_scores[i, col] * weights
+                proposed = ranked.source_ranks[i, col] > 0
+                primary[i, j] = int(np.argmax(np.where(proposed, contribution, -1.0)))
+                row.append(tuple(n for n, p in zip(names, proposed, strict=True) if p))
+            proposers.append(row)
+        anchors = np.full(ids.shape, PAD_ID, dtype=np.int64)
+        for s, name in enumerate(names):
+            if self.roles[name] == "trending":
+                continue
+            mask = (primary == s) & (ids != PAD_ID)
+            if not mask.any():
+                continue
+            similar, _ = self.sources[name].similar_items(ids[mask], self.config.explain_depth)
+            grid = np.full((*ids.shape, similar.shape[1]), PAD_ID, dtype=np.int64)
+            grid[mask] = similar
+            found = anchor_items(grid, history, np.where(mask, ids, PAD_ID))
+            anchors[mask] = found[mask]
+        out: list[list[Explanation]] = []
+        for i in range(ids.shape[0]):
+            row_out = []
+            for j in range(ids.shape[1]):
+                if ids[i, j] == PAD_ID:
+                    continue
+                source = names[primary[i, j]] if primary[i, j] >= 0 else "unknown"
+                anchor = int(anchors[i, j]) if anchors[i, j] != PAD_ID else None
+                role = self.roles.get(source, "trending")
+                row_out.append(
+                    Explanation(
+                        int(ids[i, j]),
+                        float(scores[i, j]),
+                        source,
+                        proposers[i][j],
+                        anchor,
+                        reason(source, role, anchor),
+                    )
+                )
+            out.append(row_out)
+        return out
+
+    def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Items like each given one: content neighbours when a content source exists (so new
+        videos with metadata get neighbours), else the first collaborative source's."""
+        for role in ("content", "collaborative", "trending"):
+            for name, model in self.sources.items():
+                if self.roles[name] == role:
+                    return model.similar_items(as_ids(item_ids), k)
+        raise ValueError("the pipeline has no source that can find similar items")
+
+    # -- persistence --------------------------------------------------------------------------
     def save(self, path: Path) -> Path:
         """Write every part into directory ``path`` (one sub-directory each)."""
         path.mkdir(parents=True, exist_ok=True)
-        self.popularity.save(path / "popularity")
-        self.als.save(path / "als")
-        self.index.save(path / "index")
-        body = {"format": _FORMAT, "parts": list(_PARTS), "index_digest": self.index.digest}
+        for name, model in self.sources.items():
+            model.save(path / "sources" / name)
+        if self.index is not None:
+            self.index.save(path / "index")
+        if self.ranker is not None and self.context is not None:
+            self.ranker.save(path / "ranker")
+            self.context.save(path / "ranker")
+        if self.item_features is not None:
+            self.item_features.save(path / "features", "items")
+        body = {
+            "format": _FORMAT,
+            "config": self.config.model_dump(mode="json"),
+            "index_digest": self.index.digest if self.index is not None else None,
+            "ranker": self.ranker is not None,
+            "item_features": self.item_features is not None,
+        }
         (path / _MANIFEST).write_text(json.dumps(body, indent=2))
         return path
 
@@ -202,12 +419,24 @@ class RecommendationPipeline:
         manifest = path / _MANIFEST
         if not manifest.is_file():
             raise ModelFormatError(f"no {_MANIFEST} in {path}: not a saved pipeline")
-        body = json.loads(manifest.read_text())
+        try:
+            body = json.loads(manifest.read_text())
+        except json.JSONDecodeError as exc:
+            raise ModelFormatError(f"{manifest} is not valid JSON: {exc}") from exc
         if body.get("format") != _FORMAT:
-            raise ModelFormatError(f"{path} has pipeline format {body.get('format')!r}")
-        als = ALSRecommender.load(path / "als")
+            raise ModelFormatError(
+                f"{path} has pipeline format {body.get('format')!r}; this version reads {_FORMAT}"
+            )
+        config = PipelineConfig.model_validate(body["config"])
+        sources = {name: family(name)[0].load(path / "sources" / name) for name in config.sources}
+        index = ItemIndex.load(path / "index") if body.get("index_digest") else None
+        ranker = context = None
+        if body.get("ranker"):
+            ranker = NeuralRanker.load(path / "ranker")
+            context = FeatureContext.load(path / "ranker")
+        features = (
+            ItemFeatures.load(path / "features", "items") if body.get("item_features") else None
+        )
         return cls(
-            PopularityRecommender.load(path / "popularity"),
-            als,
-            ItemIndex.load(path / "index", model=als),
+            sources, config, index=index, ranker=ranker, context=context, item_features=features
         )

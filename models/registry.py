@@ -27,7 +27,16 @@ CHALLENGER = "challenger"
 SCORE_TAG = "ndcg_at_10"
 #: Name of the pipeline directory inside the logged MLflow model's artifacts.
 ARTIFACT_KEY = "pipeline"
-_REQUIREMENTS = ["numpy", "scipy", "faiss-cpu", "implicit", "pandas", "pydantic"]
+_REQUIREMENTS = [
+    "numpy",
+    "scipy",
+    "faiss-cpu",
+    "implicit",
+    "pandas",
+    "pydantic",
+    "torch",
+    "rectools-lightfm",
+]
 
 
 @contextmanager

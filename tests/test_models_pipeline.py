@@ -1,4 +1,5 @@
-"""Retrieve -> rank -> filter: cold start, exclusions, padding, save/load."""
+"""Sources -> ensemble -> ranker -> filters: cold start, exclusions, padding, explanations,
+save/load."""
 
 from __future__ import annotations
 
@@ -11,16 +12,21 @@ import pytest
 
 from core import columns as c
 from models.als import ALSConfig, ALSRecommender
+from models.base import PAD_ID
 from models.errors import ModelFormatError, VocabularyMismatchError
 from models.faiss_index import ItemIndex
 from models.interactions import Interactions
-from models.pipeline import RecommendationPipeline
+from models.pipeline import PipelineConfig, RecommendationPipeline
 from models.popularity import PopularityRecommender
+from models.postprocess import PostProcessConfig
+from models.ranker import NeuralRanker, RankerConfig, feature_names
+from models.side_info import ItemFeatures
 
 ALS = ALSConfig(factors=8, iterations=8)
+N_ITEMS = 20
 
 
-def _interactions(n_items: int = 20, seed: int = 0) -> Interactions:
+def _interactions(n_items: int = N_ITEMS, seed: int = 0) -> Interactions:
     """50 users in two taste halves of the catalogue, 4 plays each."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -34,32 +40,58 @@ def _interactions(n_items: int = 20, seed: int = 0) -> Interactions:
     return Interactions.from_events(frame)
 
 
+def _features() -> ItemFeatures:
+    """Items 100..109 are Comedy in English, 110..119 Drama in French."""
+    ids = list(range(100, 100 + N_ITEMS))
+    return ItemFeatures.from_metadata(
+        pd.DataFrame(
+            {
+                c.VIDEO_ID: ids,
+                "genres": [["Comedy"] if i < 110 else ["Drama"] for i in ids],
+                "language": ["en" if i < 110 else "fr" for i in ids],
+            }
+        )
+    )
+
+
 @pytest.fixture(scope="module")
 def pipeline() -> RecommendationPipeline:
     return RecommendationPipeline.fit(_interactions(), als=ALS)
 
 
-def test_known_users_get_als_results_through_the_index(pipeline: RecommendationPipeline) -> None:
+def test_default_pipeline_blends_als_and_popularity(pipeline: RecommendationPipeline) -> None:
+    assert pipeline.config.sources == ("als", "popularity")
+    assert pipeline.weights == pytest.approx({"als": 0.5 / 0.7, "popularity": 0.2 / 0.7})
     users = np.array([1, 2, 3])
     ids, scores = pipeline.recommend(users, 5)
-    expected_ids, expected_scores = pipeline.als.recommend(users, 5, exclude_seen=True)
-    assert np.array_equal(ids, expected_ids)
-    assert np.allclose(scores, expected_scores, atol=1e-5)
     assert pipeline.personalized(users).all()
+    assert np.all(np.diff(scores, axis=1) <= 0)
+    # the blend's first picks are in each user's own half of the catalogue
+    halves = (ids[:, :2] - 100) // (N_ITEMS // 2)
+    assert np.mean(halves == (users % 2)[:, None]) > 0.8
+
+
+def test_als_alone_matches_the_model_through_the_index() -> None:
+    from models.ensemble import EnsembleConfig
+
+    config = PipelineConfig(ensemble=EnsembleConfig(weights={"als": 1.0}, normalisation="rank"))
+    pipe = RecommendationPipeline.fit(_interactions(), als=ALS, config=config)
+    users = np.array([1, 2, 3])
+    expected, _ = pipe.als.recommend(users, 5, exclude_seen=True)
+    assert np.array_equal(pipe.recommend(users, 5)[0], expected)
 
 
 def test_cold_start_users_get_popularity(pipeline: RecommendationPipeline) -> None:
-    ids, scores = pipeline.recommend(np.array([1, 9_999]), 4)
+    ids, _ = pipeline.recommend(np.array([1, 9_999]), 4)
     assert not pipeline.personalized(np.array([9_999]))[0]
     assert ids[1].tolist() == pipeline.popularity.top_items(4)[0].tolist()
-    assert scores[1].tolist() == pipeline.popularity.top_items(4)[1].tolist()
     assert not np.array_equal(ids[0], ids[1])
 
 
 def test_seen_and_unavailable_items_are_filtered(pipeline: RecommendationPipeline) -> None:
     users = np.array([1, 9_999])
     default_ids, _ = pipeline.recommend(users, 20)
-    for row, seen in zip(default_ids, pipeline.als.interactions.seen_items(users), strict=True):
+    for row, seen in zip(default_ids, pipeline.seen_items(users), strict=True):
         assert not seen & set(row.tolist())
     blocked = {int(default_ids[0, 0]), int(default_ids[1, 1])}
     ids, _ = pipeline.recommend(
@@ -68,14 +100,15 @@ def test_seen_and_unavailable_items_are_filtered(pipeline: RecommendationPipelin
     assert not blocked & set(ids.ravel().tolist())
     assert int(default_ids[1, 0]) not in ids[1].tolist()
     # with nothing seen, user 1 may now get items from their own history
-    assert pipeline.als.interactions.seen_items(np.array([1]))[0] & set(ids[0].tolist())
+    assert pipeline.seen_items(np.array([1]))[0] & set(ids[0].tolist())
 
 
 def test_k_beyond_the_catalogue_is_padded(pipeline: RecommendationPipeline) -> None:
     ids, scores = pipeline.recommend(np.array([1, 9_999]), 30, unavailable={100})
-    assert (ids[0] >= 0).sum() == 20 - 4 - 1  # 4 seen items, one unavailable
-    assert (ids[1] >= 0).sum() == 20 - 1
+    assert (ids[0] >= 0).sum() == N_ITEMS - 4 - 1  # 4 seen items, one unavailable
+    assert (ids[1] >= 0).sum() == N_ITEMS - 1
     assert np.all(np.isneginf(scores[ids < 0]))
+    assert len(set(ids[0][ids[0] >= 0].tolist())) == (ids[0] >= 0).sum()
 
 
 def test_bad_arguments_are_explained(pipeline: RecommendationPipeline) -> None:
@@ -83,6 +116,113 @@ def test_bad_arguments_are_explained(pipeline: RecommendationPipeline) -> None:
         pipeline.recommend(np.array([1]), 0)
     with pytest.raises(ValueError, match="seen has 1 sets for 2 users"):
         pipeline.recommend(np.array([1, 2]), 3, seen=[set()])
+    with pytest.raises(ValueError, match="genres has 1 entries for 2 users"):
+        pipeline.recommend(np.array([1, 2]), 3, genres=[{"Drama"}])
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        RecommendationPipeline.fit(_interactions(), config=PipelineConfig(sources=("nope",)))
+
+
+def test_explanations_name_the_source_and_a_watched_anchor(
+    pipeline: RecommendationPipeline,
+) -> None:
+    users = np.array([1, 9_999])
+    explained = pipeline.recommend_explained(users, 5)
+    ids, _ = pipeline.recommend(users, 5)
+    assert [e.video_id for e in explained[0]] == ids[0].tolist()
+    seen = pipeline.seen_items(np.array([1]))[0]
+    als_items = [e for e in explained[0] if e.source == "als"]
+    assert als_items and all("als" in e.sources for e in als_items)
+    assert all(e.anchor_id in seen for e in als_items if e.anchor_id is not None)
+    assert any(e.reason.startswith("because you watched") for e in als_items)
+    # the cold user only has trending candidates
+    assert {e.source for e in explained[1]} == {"popularity"}
+    assert all(e.anchor_id is None and e.reason == "trending now" for e in explained[1])
+
+
+def _with_features(**post: object) -> RecommendationPipeline:
+    config = PipelineConfig(postprocess=PostProcessConfig(**post))  # type: ignore[arg-type]
+    return RecommendationPipeline.fit(
+        _interactions(), als=ALS, config=config, item_features=_features()
+    )
+
+
+def test_cold_start_with_chosen_genres_and_language_filter() -> None:
+    pipe = _with_features()
+    ids, _ = pipe.recommend(np.array([9_999, 9_998]), 5, genres=[{"drama"}, set()])
+    assert np.all(ids[0] >= 110)  # chosen genre first
+    pop = pipe.popularity
+    got = pop.scores[pop.interactions.item_index(ids[1])]
+    assert got.tolist() == pop.top_items(5)[1].tolist()  # equal up to ties
+    french = _with_features(languages=("fr",))
+    ids, _ = french.recommend(np.array([1, 2, 9_999]), 8)
+    kept = ids[ids >= 0]
+    assert kept.size and np.all(kept >= 110)
+
+
+def test_genre_cap_and_mmr_diversify() -> None:
+    capped = _with_features(diversity="genre_cap", genre_cap=2)
+    ids, _ = capped.recommend(np.array([9_999]), 10)
+    kept = ids[0][ids[0] >= 0]
+    assert kept.size == 4  # two per genre, two genres
+    mmr = _with_features(diversity="mmr", mmr_lambda=0.3)
+    ids, _ = mmr.recommend(np.array([1]), 4)
+    assert len({int(i) >= 110 for i in ids[0]}) == 2  # both genres in the first four
+
+
+def _ranked_pipeline() -> RecommendationPipeline:
+    """A pipeline whose ranker learnt to put the least popular candidate first."""
+    base = _with_features()
+    users = np.arange(1, 51)
+    candidates = base.candidates(users)
+    from models.ranker import FeatureContext
+
+    context = FeatureContext.build(base.interactions, _features())
+    features = context.features(users, candidates)
+    valid = candidates.item_ids != PAD_ID
+    pop = features[:, :, feature_names(base.config.sources).index("item_log_popularity")]
+    labels = valid & (pop == np.where(valid, pop, np.inf).min(axis=1, keepdims=True))
+    ranker = NeuralRanker(RankerConfig(epochs=80, learning_rate=0.02)).fit(
+        features, labels, valid, feature_names(base.config.sources)
+    )
+    return RecommendationPipeline.fit(
+        _interactions(), als=ALS, config=base.config, item_features=_features(), ranker=ranker
+    )
+
+
+def test_ranker_reorders_and_round_trips(tmp_path: Path) -> None:
+    ranked = _ranked_pipeline()
+    plain = _with_features()
+    users = np.array([1, 4, 17, 9_999])
+    ids, _ = ranked.recommend(users, 3)
+    assert not np.array_equal(ids, plain.recommend(users, 3)[0])
+    pop = ranked.popularity
+    top_pop = pop.scores[pop.interactions.item_index(ids[:, 0])]
+    assert np.median(top_pop) <= np.median(pop.scores)
+    loaded = RecommendationPipeline.load(ranked.save(tmp_path / "p"))
+    for args in ({}, {"unavailable": {101, 115}}):
+        expected = ranked.recommend(users, 6, **args)
+        got = loaded.recommend(users, 6, **args)
+        assert np.array_equal(expected[0], got[0])
+        assert np.allclose(expected[1], got[1])
+    off = RecommendationPipeline(
+        ranked.sources,
+        ranked.config.model_copy(update={"use_ranker": False}),
+        index=ranked.index,
+        ranker=ranked.ranker,
+        context=ranked.context,
+        item_features=ranked.item_features,
+    )
+    assert np.array_equal(off.recommend(users, 3)[0], plain.recommend(users, 3)[0])
+
+
+def test_ranker_for_other_sources_is_refused() -> None:
+    ranked = _ranked_pipeline()
+    with pytest.raises(ValueError, match="the ranker was trained on features"):
+        RecommendationPipeline(
+            {"popularity": ranked.popularity},
+            ranker=ranked.ranker,
+            context=ranked.context,
+        )
 
 
 def test_save_load_round_trip(pipeline: RecommendationPipeline, tmp_path: Path) -> None:
@@ -106,10 +246,36 @@ def test_load_refuses_an_index_from_another_model(
     with pytest.raises(VocabularyMismatchError, match="rebuild the index from this model"):
         RecommendationPipeline.load(tmp_path / "p")
     with pytest.raises(VocabularyMismatchError, match="does not match the model's"):
-        RecommendationPipeline(pipeline.popularity, other, pipeline.index)
+        RecommendationPipeline(
+            {"als": other, "popularity": pipeline.popularity}, index=pipeline.index
+        )
 
 
 def test_load_of_something_else_is_explained(tmp_path: Path) -> None:
     PopularityRecommender().fit(_interactions()).save(tmp_path / "pop")
     with pytest.raises(ModelFormatError, match="not a saved pipeline"):
         RecommendationPipeline.load(tmp_path / "pop")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "pipeline.json").write_text('{"format": 1}')
+    with pytest.raises(ModelFormatError, match="pipeline format 1; this version reads 2"):
+        RecommendationPipeline.load(tmp_path / "old")
+
+
+def test_new_video_gets_content_neighbours_and_content_joins_the_blend() -> None:
+    meta = pd.DataFrame(
+        {
+            c.VIDEO_ID: [*range(100, 100 + N_ITEMS), 500],
+            "genres": [["Comedy"] if i < 110 else ["Drama"] for i in range(100, 120)] + [["Drama"]],
+        }
+    )
+    features = ItemFeatures.from_metadata(meta)
+    config = PipelineConfig(sources=("als", "content", "popularity"))
+    pipe = RecommendationPipeline.fit(
+        _interactions(), als=ALS, config=config, item_features=features
+    )
+    assert pipe.weights == pytest.approx({"als": 0.5, "content": 0.3, "popularity": 0.2})
+    # video 500 has no interactions yet: its neighbours come from its metadata
+    ids, _ = pipe.similar_items(np.array([500]), 5)
+    assert np.all((ids[0] >= 110) & (ids[0] < 120))
+    explained = pipe.recommend_explained(np.array([2]), 10)[0]
+    assert {"als", "content"} & {s for e in explained for s in e.sources}

@@ -7,7 +7,14 @@ import pytest
 
 from core import columns as c
 from core.errors import DatasetError
-from training.splits import leave_last_n, temporal_split
+from training.splits import (
+    leave_last_n,
+    random_split,
+    split,
+    stratified_split,
+    temporal_split,
+    validation_split,
+)
 
 START = pd.Timestamp("2024-01-01", tz="UTC")
 
@@ -75,3 +82,51 @@ def test_leave_last_n_errors_are_explained() -> None:
         leave_last_n(_frame([(1, 1, 0), (1, 2, 1)]), n=2)
     with pytest.raises(ValueError, match="n must be a positive number"):
         leave_last_n(_frame([(1, 1, 0)]), n=0)
+
+
+def _pairs(frame: pd.DataFrame) -> set[tuple[int, int]]:
+    return set(zip(frame[c.USER_ID], frame[c.VIDEO_ID], strict=True))
+
+
+def test_stratified_split_holds_out_a_quarter_of_each_users_pairs() -> None:
+    # user u has 4 * u pairs; a duplicate event of one pair must stay on one side
+    rows = [(u, 100 * u + v, v) for u in range(1, 6) for v in range(4 * u)] + [(1, 100, 9)]
+    frame = _frame(rows)
+    train, test = stratified_split(frame, 0.25, seed=3)
+    for user in range(1, 6):
+        assert (test[c.USER_ID] == user).sum() == user  # 25 % of 4u pairs
+    assert not _pairs(train) & _pairs(test)
+    assert len(train) + len(test) == len(frame)
+    again = stratified_split(frame, 0.25, seed=3)[1]
+    assert _pairs(again) == _pairs(test)
+    assert _pairs(stratified_split(frame, 0.25, seed=4)[1]) != _pairs(test)
+
+
+def test_stratified_split_keeps_single_pair_users_in_train() -> None:
+    frame = _frame([(1, 1, 0), (2, 1, 0), (2, 2, 1), (2, 3, 2), (2, 4, 3)])
+    train, test = stratified_split(frame, 0.25)
+    assert 1 in set(train[c.USER_ID]) and 1 not in set(test[c.USER_ID])
+    assert len(test) == 1
+
+
+def test_random_split_takes_the_fraction_of_pairs() -> None:
+    frame = _frame([(u, v, 0) for u in range(20) for v in range(50)])
+    train, test = random_split(frame, 0.2, seed=1)
+    assert 0.15 < len(test) / len(frame) < 0.25
+    assert not _pairs(train) & _pairs(test)
+
+
+def test_named_protocols_and_validation_split_never_touch_the_test_side() -> None:
+    frame = _frame([(u, 100 * u + v, v) for u in range(1, 30) for v in range(10)])
+    for protocol in ("stratified_75_25", "random_80_20", "temporal", "leave_last_1"):
+        train, test = split(frame, protocol)
+        inner, valid = validation_split(train, protocol)
+        assert _pairs(inner) | _pairs(valid) <= _pairs(train)
+        assert not (_pairs(inner) | _pairs(valid)) & _pairs(test)
+        assert len(inner) + len(valid) == len(train)
+    with pytest.raises(ValueError, match="unknown split protocol 'kfold'"):
+        split(frame, "kfold")
+    with pytest.raises(ValueError, match="test_fraction must be between 0 and 1"):
+        stratified_split(frame, 0.0)
+    with pytest.raises(DatasetError, match="the event log is empty"):
+        random_split(_frame([]))

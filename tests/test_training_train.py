@@ -17,7 +17,7 @@ from core.eventlog import write_events
 from models.als import ALSConfig
 from models.popularity import PopularityConfig
 from models.registry import CHALLENGER, CHAMPION, DEFAULT_MODEL_NAME, load_pipeline
-from training.train import TrainReport, train_and_log
+from training.train import PIPELINE, TrainReport, evaluate_models, train_and_log
 
 START = pd.Timestamp("2024-01-01", tz="UTC")
 N_CLUSTERS = 6
@@ -80,19 +80,18 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
         yield s
 
 
-def test_als_pipeline_beats_popularity(store: Store) -> None:
+def test_pipeline_beats_popularity_at_every_k(store: Store) -> None:
     report = store.first
     assert report is not None
-    als, pop = report.metrics["als"], report.metrics["popularity"]
-    assert set(als) == {
-        "ndcg_at_10",
-        "precision_at_10",
-        "recall_at_10",
-        "map_at_10",
-        "hit_rate_at_10",
-    }
-    assert als["ndcg_at_10"] > pop["ndcg_at_10"] + 0.1
-    assert als["recall_at_10"] > pop["recall_at_10"]
+    assert set(report.metrics) == {"popularity", "als", PIPELINE}
+    pipe, pop = report.metrics[PIPELINE], report.metrics["popularity"]
+    names = ("ndcg", "precision", "recall", "map", "hit_rate", "mrr", "coverage", "novelty")
+    assert {f"{n}_at_{k}" for n in names for k in (1, 5, 10, 20)} <= set(pipe)
+    assert "popularity_bias_at_10" in pipe
+    assert pipe["ndcg_at_10"] > pop["ndcg_at_10"] + 0.1
+    assert pipe["recall_at_20"] > pop["recall_at_20"]
+    assert pipe["popularity_bias_at_10"] < pop["popularity_bias_at_10"]
+    assert report.tuning["weights"] and report.tuning["normalisation"] in ("minmax", "rank", "rrf")
     assert report.n_cold_start_users > 0
     assert report.n_test_users > report.n_cold_start_users
     assert report.n_train_events + report.n_test_events == report.n_events
@@ -110,10 +109,22 @@ def test_runs_record_params_metrics_dataset_and_code(store: Store) -> None:
         assert run.data.tags["dataset.sha256"] == expected_sha
         assert run.data.tags["code_version"] == report.code_version
         assert run.data.tags["mlflow.parentRunId"] == report.run_id
-        assert run.data.params["popularity.half_life_days"] == "None"
+        if name != "als":
+            assert run.data.params["popularity.half_life_days"] == "None"
     als_run = client.get_run(report.model_runs["als"])
     assert als_run.data.params["als.factors"] == "16"
     assert als_run.data.params["k"] == "10"
+    pipeline_run = client.get_run(report.model_runs[PIPELINE])
+    assert pipeline_run.data.params["pipeline.sources"] == "['popularity', 'als']"
+    parent_files = {f.path for f in client.list_artifacts(report.run_id, "plots")}
+    assert parent_files == {
+        "plots/ndcg_vs_k.png",
+        "plots/recall_vs_k.png",
+        "plots/popularity_bias.png",
+    }
+    assert next(store.artifacts.rglob("ndcg_vs_k.png")).read_bytes()[:4] == b"\x89PNG"
+    pipeline_files = {f.path for f in client.list_artifacts(pipeline_run.info.run_id, "pipeline")}
+    assert {"pipeline/pipeline.json", "pipeline/index", "pipeline/sources"} <= pipeline_files
     experiment = client.get_experiment(report.experiment_id)
     assert experiment.artifact_location == store.artifacts.resolve().as_uri()
     assert any(store.artifacts.rglob("pipeline.json"))
@@ -146,7 +157,8 @@ def test_first_version_is_champion_and_loads(store: Store) -> None:
 def test_a_worse_model_becomes_challenger(store: Store) -> None:
     weak = ALSConfig(factors=2, iterations=1, regularization=50.0)
     report = train_and_log(store.events, store.uri, store.artifacts, PopularityConfig(), weak)
-    assert report.metrics["als"]["ndcg_at_10"] < store.first.metrics["als"]["ndcg_at_10"]  # type: ignore[union-attr]
+    first = store.first.metrics[PIPELINE]["ndcg_at_10"]  # type: ignore[union-attr]
+    assert report.metrics[PIPELINE]["ndcg_at_10"] < first
     assert (report.model_version, report.alias) == (2, CHALLENGER)
     client = mlflow.MlflowClient(tracking_uri=store.uri, registry_uri=store.uri)
     assert int(client.get_model_version_by_alias(DEFAULT_MODEL_NAME, CHAMPION).version) == 1
@@ -155,15 +167,23 @@ def test_a_worse_model_becomes_challenger(store: Store) -> None:
 
 
 def test_unregistered_run_and_missing_alias(store: Store) -> None:
-    report = train_and_log(store.events, store.uri, store.artifacts, als=ALS, register=False)
+    report = train_and_log(
+        store.events, store.uri, store.artifacts, als=ALS, register=False, ranker=None
+    )
     assert report.model_version is None and report.model_uri.startswith("models:/")
     with pytest.raises(NotFoundError, match="no model version reelrank-recommender@staging"):
         load_pipeline(alias="staging", tracking_uri=store.uri)
 
 
-def test_missing_event_log_is_explained(store: Store, tmp_path: Path) -> None:
+def test_missing_event_log_and_content_without_metadata_are_explained(
+    store: Store, tmp_path: Path
+) -> None:
     with pytest.raises(DatasetError, match="no event log at"):
         train_and_log(tmp_path / "none.parquet", store.uri, store.artifacts, register=False)
+    with pytest.raises(DatasetError, match="the content model needs item metadata"):
+        evaluate_models(store.events, ("popularity", "content"), progress=False)
+    with pytest.raises(ValueError, match="unknown model 'wals'"):
+        evaluate_models(store.events, ("popularity", "wals"), progress=False)
 
 
 def test_the_registered_model_serves_through_pyfunc(store: Store) -> None:

@@ -65,3 +65,47 @@ def evaluate(recommend: RecommendFn, test: Holdout, k: int) -> dict[str, float]:
     """Every ranking metric at ``k`` of ``recommend`` on the test users."""
     ids, _ = recommend(test.user_ids, k)
     return evaluate_ranking(ids, test.relevant, k)
+
+
+#: Cut-offs every training run reports.
+DEFAULT_KS: tuple[int, ...] = (1, 5, 10, 20)
+
+
+def item_popularity(train: Interactions) -> tuple[np.ndarray, np.ndarray]:
+    """Training users per item: ``(item_ids, counts)``."""
+    counts = np.bincount(train.matrix.indices, minlength=train.n_items).astype(np.float64)
+    return train.item_ids, counts
+
+
+def evaluate_at(
+    recommend: RecommendFn,
+    test: Holdout,
+    train: Interactions,
+    ks: Iterable[int] = DEFAULT_KS,
+    genre_vectors: tuple[np.ndarray, object] | None = None,
+) -> dict[str, float]:
+    """Accuracy metrics at every k (one recommend call at the largest k), plus catalogue
+    coverage, novelty, popularity bias and, given ``(item_ids, vectors)``, intra-list
+    diversity at each k (names like ``ndcg_at_10``, ``coverage_at_10``)."""
+    from training.metrics import (
+        catalogue_coverage,
+        intra_list_diversity,
+        novelty,
+        popularity_bias,
+    )
+
+    ks = sorted(set(ks))
+    if not ks or ks[0] <= 0:
+        raise ValueError(f"ks must be positive cut-offs, not {ks}")
+    ids, _ = recommend(test.user_ids, ks[-1])
+    item_ids, counts = item_popularity(train)
+    out: dict[str, float] = {}
+    for k in ks:
+        out |= evaluate_ranking(ids, test.relevant, k)
+        out[f"coverage_at_{k}"] = catalogue_coverage(ids, train.n_items, k)
+        out[f"novelty_at_{k}"] = novelty(ids, item_ids, counts, train.n_users, k)
+        out[f"popularity_bias_at_{k}"] = popularity_bias(ids, item_ids, counts, k)
+        if genre_vectors is not None:
+            vec_ids, vectors = genre_vectors
+            out[f"diversity_at_{k}"] = intra_list_diversity(ids, vec_ids, vectors, k)  # type: ignore[arg-type]
+    return out

@@ -76,3 +76,97 @@ def leave_last_n(
     train = ordered[~is_test].sort_index()
     test = ordered[is_test].sort_index()
     return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+#: Named evaluation protocols accepted by ``split``.
+Protocol = Literal["stratified_75_25", "random_80_20", "temporal", "leave_last_1"]
+PROTOCOLS: tuple[str, ...] = ("stratified_75_25", "random_80_20", "temporal", "leave_last_1")
+
+
+def _pair_keys(frame: pd.DataFrame, seed: int) -> np.ndarray:
+    """One seeded uniform number per event, equal for all events of a (user, video) pair."""
+    import pandas as pd
+
+    pairs = pd.MultiIndex.from_arrays([frame[c.USER_ID], frame[c.VIDEO_ID]])
+    codes, uniques = pd.factorize(pairs)
+    return np.random.default_rng(seed).random(len(uniques))[codes]
+
+
+def _sides(frame: pd.DataFrame, is_test: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    train, test = frame[~is_test], frame[is_test]
+    if train.empty or test.empty:
+        side = "training" if train.empty else "test"
+        raise DatasetError(f"the {side} side of the split is empty: the event log is too small")
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def _check_fraction(test_fraction: float) -> None:
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be between 0 and 1 (exclusive), not {test_fraction}")
+
+
+def stratified_split(
+    frame: pd.DataFrame, test_fraction: float = 0.25, seed: int = 42
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per user, a seeded random ``test_fraction`` of the user's (user, video) pairs is test.
+
+    The protocol of Microsoft Recommenders' MovieLens table (75/25 by default): every user with
+    at least two pairs keeps ``round((1 - test_fraction) * pairs)`` (at least one) in train;
+    users with a single pair stay in train. All events of a pair fall on the same side.
+    """
+    import pandas as pd
+
+    _check_fraction(test_fraction)
+    _check_frame(frame, (c.USER_ID, c.VIDEO_ID))
+    keys = _pair_keys(frame, seed)
+    work = pd.DataFrame({"u": frame[c.USER_ID].to_numpy(), "v": frame[c.VIDEO_ID].to_numpy()})
+    work["key"] = keys
+    pairs = work.drop_duplicates(["u", "v"])
+    order = pairs.groupby("u")["key"].rank(method="first").to_numpy()
+    sizes = pairs.groupby("u")["u"].transform("size").to_numpy()
+    keep = np.maximum(np.floor((1 - test_fraction) * sizes + 0.5), 1)
+    pairs = pairs.assign(test=order > keep)
+    test_pairs = pd.MultiIndex.from_frame(pairs.loc[pairs["test"], ["u", "v"]])
+    is_test = pd.MultiIndex.from_frame(work[["u", "v"]]).isin(test_pairs)
+    return _sides(frame, np.asarray(is_test))
+
+
+def random_split(
+    frame: pd.DataFrame, test_fraction: float = 0.2, seed: int = 42
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A seeded random ``test_fraction`` of all (user, video) pairs is test, whoever the user."""
+    _check_fraction(test_fraction)
+    _check_frame(frame, (c.USER_ID, c.VIDEO_ID))
+    return _sides(frame, _pair_keys(frame, seed) < test_fraction)
+
+
+def split(frame: pd.DataFrame, protocol: str, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train and test frames under a named protocol (see ``PROTOCOLS``)."""
+    if protocol == "stratified_75_25":
+        return stratified_split(frame, 0.25, seed)
+    if protocol == "random_80_20":
+        return random_split(frame, 0.2, seed)
+    if protocol == "temporal":
+        return temporal_split(frame, 0.2)
+    if protocol == "leave_last_1":
+        return leave_last_n(frame, 1, seed)
+    raise ValueError(f"unknown split protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+
+
+def validation_split(
+    train: pd.DataFrame, protocol: str, seed: int = 42, fraction: float = 0.2
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A validation split carved from ``train`` the way ``protocol`` carves the test split.
+
+    Tuning (hyper-parameters, blend weights, the ranker) sees only these two frames, never
+    the test split. The seed is offset so that validation and test pairs are drawn apart.
+    """
+    if protocol == "stratified_75_25":
+        return stratified_split(train, fraction, seed + 1)
+    if protocol == "random_80_20":
+        return random_split(train, fraction, seed + 1)
+    if protocol == "temporal":
+        return temporal_split(train, fraction, by="events")
+    if protocol == "leave_last_1":
+        return leave_last_n(train, 1, seed + 1)
+    raise ValueError(f"unknown split protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")

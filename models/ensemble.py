@@ -1,0 +1,294 @@
+"""Blend the candidate lists of several sources into one list per user, remembering provenance.
+
+Each source's scores are normalised per user (min-max, rank or reciprocal rank), weighted and
+summed over the union of the sources' candidates. The blend keeps, per candidate, every
+source's normalised score and rank, which the ranker uses as features and explanations use to
+name the source.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from models.base import PAD_ID, PAD_SCORE
+from models.config import ModelConfig
+
+#: What kind of signal a source gives; the seed design's default weights are per role.
+Role = Literal["collaborative", "content", "trending"]
+ROLE_WEIGHTS: dict[str, float] = {"collaborative": 0.5, "content": 0.3, "trending": 0.2}
+Normalisation = Literal["minmax", "zscore", "rank", "rrf"]
+NORMALISATIONS: tuple[str, ...] = ("minmax", "zscore", "rank", "rrf")
+#: The constant of reciprocal-rank fusion, ``1 / (RRF_K + rank)``.
+RRF_K = 60
+
+
+class EnsembleConfig(ModelConfig):
+    """How candidate sources are blended."""
+
+    weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="Weight per source name; empty: the role defaults split among sources.",
+    )
+    normalisation: Normalisation = Field(
+        "minmax", description="Per-user score normalisation of each source before weighting."
+    )
+    depth: int = Field(100, gt=0, description="Candidates taken from each source per user.")
+
+
+def default_weights(roles: Mapping[str, str]) -> dict[str, float]:
+    """Role weights (collaborative 0.5, content 0.3, trending 0.2) split evenly among the
+    sources of each role, then rescaled to sum to 1 over the roles present."""
+    unknown = {role for role in roles.values() if role not in ROLE_WEIGHTS}
+    if unknown:
+        raise ValueError(f"unknown source roles {sorted(unknown)}; known: {sorted(ROLE_WEIGHTS)}")
+    per_role = {role: sum(1 for r in roles.values() if r == role) for role in ROLE_WEIGHTS}
+    raw = {name: ROLE_WEIGHTS[role] / per_role[role] for name, role in roles.items()}
+    total = sum(raw.values())
+    return {name: value / total for name, value in raw.items()}
+
+
+def normalise(ids: np.ndarray, scores: np.ndarray, method: str, depth: int) -> np.ndarray:
+    """float32 ``(n, d)`` in [0, 1] per row, best first lists; 0 where ids are padding.
+
+    ``minmax``: ``(s - min) / (max - min)`` over the row (1 if all equal); ``zscore``:
+    ``(s - min) / std`` (z-scores shifted so the row's last item is 0); ``rank``:
+    ``1 - (rank - 1) / depth``; ``rrf``: ``(RRF_K + 1) / (RRF_K + rank)``.
+    """
+    valid = ids != PAD_ID
+    if method in ("minmax", "zscore"):
+        finite = np.where(valid, scores, np.nan).astype(np.float64)
+        if not np.isfinite(finite[valid]).all():
+            raise ValueError("source scores contain NaN or infinite values for real items")
+    if method == "zscore":
+        with np.errstate(all="ignore"):
+            low = np.nanmin(np.where(valid, finite, np.inf), axis=1, keepdims=True)
+            count = np.maximum(valid.sum(axis=1, keepdims=True), 1)
+            centred = np.where(
+                valid, finite - np.where(valid, finite, 0).sum(1, keepdims=True) / count, 0
+            )
+            spread = np.sqrt((centred**2).sum(axis=1, keepdims=True) / count)
+            out = np.where(spread > 0, (finite - low) / np.where(spread > 0, spread, 1), 1.0)
+    elif method == "minmax":
+        with np.errstate(all="ignore"):
+            low = np.nanmin(np.where(valid, finite, np.inf), axis=1, keepdims=True)
+            high = np.nanmax(np.where(valid, finite, -np.inf), axis=1, keepdims=True)
+            span = high - low
+            out = np.where(span > 0, (finite - low) / np.where(span > 0, span, 1), 1.0)
+    elif method in ("rank", "rrf"):
+        rank = np.cumsum(valid, axis=1).astype(np.float64)
+        linear = 1.0 - (rank - 1) / max(depth, 1)
+        out = linear if method == "rank" else (RRF_K + 1) / (RRF_K + rank)
+    else:
+        raise ValueError(f"unknown normalisation {method!r}; known: {', '.join(NORMALISATIONS)}")
+    return np.where(valid, out, 0.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Blend:
+    """The union of the sources' candidates per user, sorted by blended score.
+
+    ``item_ids`` / ``scores``: ``(n, width)`` padded with -1 / -inf. ``source_scores``:
+    ``(n, width, n_sources)`` normalised score of each source (0 where it did not propose the
+    item); ``source_ranks``: the same shape, 1-based rank in that source's list (0 if absent);
+    ``raw_scores``: the source's own score (0 if absent). Sources in ``names`` order.
+    """
+
+    names: tuple[str, ...]
+    item_ids: np.ndarray
+    scores: np.ndarray
+    source_scores: np.ndarray
+    source_ranks: np.ndarray
+    raw_scores: np.ndarray
+
+    @property
+    def proposed(self) -> np.ndarray:
+        """bool ``(n, width, n_sources)``: which source proposed each candidate."""
+        return self.source_ranks > 0
+
+    def reweighted(self, weights: Mapping[str, float]) -> Blend:
+        """The same candidates re-scored and re-sorted with other weights."""
+        w = weight_vector(self.names, weights)
+        valid = self.item_ids != PAD_ID
+        blended = np.where(valid, self.source_scores @ w, PAD_SCORE).astype(np.float32)
+        return self.reordered(blended)
+
+    def reordered(self, scores: np.ndarray) -> Blend:
+        """The candidates with new scores, sorted best first (padding last)."""
+        scores = np.where(self.item_ids != PAD_ID, scores, PAD_SCORE).astype(np.float32)
+        order = np.argsort(-scores, axis=1, kind="stable")
+
+        def take(a: np.ndarray) -> np.ndarray:
+            index = order if a.ndim == 2 else order[:, :, None]
+            return np.take_along_axis(a, index, axis=1)
+
+        return Blend(
+            self.names,
+            take(self.item_ids),
+            take(scores),
+            take(self.source_scores),
+            take(self.source_ranks),
+            take(self.raw_scores),
+        )
+
+
+def weight_vector(names: tuple[str, ...], weights: Mapping[str, float]) -> np.ndarray:
+    """float32 weights in ``names`` order; ``ValueError`` for unknown, negative or non-finite."""
+    unknown = set(weights) - set(names)
+    if unknown:
+        raise ValueError(f"weights for unknown sources {sorted(unknown)}; sources: {list(names)}")
+    w = np.array([float(weights.get(name, 0.0)) for name in names], dtype=np.float32)
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"source weights must be finite and >= 0, not {dict(weights)}")
+    return w
+
+
+def blend(
+    sources: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    weights: Mapping[str, float],
+    normalisation: str = "minmax",
+    depth: int | None = None,
+) -> Blend:
+    """Blend ``{name: (ids (n, d), scores (n, d))}`` lists (best first, padded) for n users."""
+    if not sources:
+        raise ValueError("blend needs at least one candidate source")
+    names = tuple(sources)
+    shapes = {name: np.asarray(ids).shape for name, (ids, _) in sources.items()}
+    n_rows = {shape[0] for shape in shapes.values()}
+    if len(n_rows) != 1 or any(len(shape) != 2 for shape in shapes.values()):
+        raise ValueError(f"every source needs a 2-d list per user; got shapes {shapes}")
+    n = n_rows.pop()
+    norm, ranks, raw, ids_all = [], [], [], []
+    for ids, scores in sources.values():
+        ids = np.asarray(ids, dtype=np.int64)
+        scores = np.asarray(scores, dtype=np.float32)
+        d = depth or ids.shape[1]
+        norm.append(normalise(ids, scores, normalisation, d))
+        valid = ids != PAD_ID
+        ranks.append(np.where(valid, np.cumsum(valid, axis=1), 0).astype(np.int32))
+        raw.append(np.where(valid, scores, 0.0).astype(np.float32))
+        ids_all.append(ids)
+    w = weight_vector(names, weights)
+    flat_ids = np.concatenate(ids_all, axis=1)
+    src_of = np.concatenate([np.full(a.shape[1], s) for s, a in enumerate(ids_all)])
+    flat_norm = np.concatenate(norm, axis=1)
+    flat_rank = np.concatenate(ranks, axis=1)
+    flat_raw = np.concatenate(raw, axis=1)
+    unions = []
+    for i in range(n):
+        valid = flat_ids[i] != PAD_ID
+        uniq, inverse = np.unique(flat_ids[i][valid], return_inverse=True)
+        unions.append((uniq, inverse, np.flatnonzero(valid)))
+    width = max((u.size for u, _, _ in unions), default=0)
+    s = len(names)
+    item_ids = np.full((n, width), PAD_ID, dtype=np.int64)
+    source_scores = np.zeros((n, width, s), dtype=np.float32)
+    source_ranks = np.zeros((n, width, s), dtype=np.int32)
+    raw_scores = np.zeros((n, width, s), dtype=np.float32)
+    for i, (uniq, inverse, cols) in enumerate(unions):
+        item_ids[i, : uniq.size] = uniq
+        src = src_of[cols]
+        source_scores[i, inverse, src] = flat_norm[i, cols]
+        source_ranks[i, inverse, src] = flat_rank[i, cols]
+        raw_scores[i, inverse, src] = flat_raw[i, cols]
+    empty = np.zeros((n, width), dtype=np.float32)
+    base = Blend(names, item_ids, empty, source_scores, source_ranks, raw_scores)
+    valid = item_ids != PAD_ID
+    blended = np.where(valid, source_scores @ w, PAD_SCORE) if width else empty
+    return base.reordered(blended)
+
+
+def weight_grid(names: tuple[str, ...], step: float) -> list[dict[str, float]]:
+    """Every weighting of ``names`` on the simplex with the given step (weights sum to 1)."""
+    if not 0 < step <= 1:
+        raise ValueError(f"the grid step must be in (0, 1], not {step}")
+    units = round(1 / step)
+    grid = []
+    for combo in itertools.product(range(units + 1), repeat=len(names) - 1):
+        if sum(combo) <= units:
+            last = units - sum(combo)
+            grid.append({n: v / units for n, v in zip(names, (*combo, last), strict=True)})
+    return grid
+
+
+def blend_ndcg(
+    candidates: Blend, labels: np.ndarray, n_relevant: np.ndarray, weights: np.ndarray, k: int
+) -> float:
+    """Mean NDCG@k of the blend re-weighted by ``weights``, from candidate ``labels``.
+
+    ``labels``: bool ``(n, width)`` whether each candidate is relevant; ``n_relevant``: the
+    size of each user's whole relevant set (relevant items outside the candidates still count
+    in the ideal DCG).
+    """
+    valid = candidates.item_ids != PAD_ID
+    scores = np.where(valid, candidates.source_scores @ weights, -np.inf)
+    take = min(k, scores.shape[1])
+    if take == 0:
+        return 0.0
+    top = (
+        np.argpartition(-scores, take - 1, axis=1)[:, :take]
+        if take < scores.shape[1]
+        else (np.broadcast_to(np.arange(take), scores.shape).copy())
+    )
+    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    gains = np.take_along_axis(labels & valid, top, axis=1)
+    discounts = 1.0 / np.log2(np.arange(2, take + 2))
+    dcg = (gains * discounts).sum(axis=1)
+    ideal = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))])
+    idcg = ideal[np.minimum(n_relevant, k).astype(int)]
+    return float(np.mean(dcg / np.maximum(idcg, 1e-12)))
+
+
+def tune_weights(
+    blends: Mapping[str, Blend],
+    relevant: Sequence[Collection[int]],
+    k: int = 10,
+    step: float = 0.1,
+) -> tuple[EnsembleConfig, float, list[dict[str, object]]]:
+    """The normalisation and weights whose blend has the best NDCG@k against ``relevant``.
+
+    ``blends`` holds one blend of the same validation users per normalisation, ``relevant``
+    each user's validation items (users without any are skipped). Returns the best config
+    (depth left at its default), its NDCG@k and every trial.
+    """
+    best: tuple[float, EnsembleConfig] | None = None
+    trials: list[dict[str, object]] = []
+    sizes = np.array([len(set(r)) for r in relevant])
+    rows = np.flatnonzero(sizes > 0)
+    if rows.size == 0:
+        raise ValueError("no validation user has a relevant item: nothing to tune on")
+    for method, base in blends.items():
+        if base.item_ids.shape[0] != len(relevant):
+            raise ValueError(
+                f"the {method} blend has {base.item_ids.shape[0]} users, relevant has "
+                f"{len(relevant)}"
+            )
+        labels = np.zeros(base.item_ids.shape, dtype=bool)
+        for i in rows:
+            items = np.fromiter(set(relevant[i]), dtype=np.int64)
+            labels[i] = np.isin(base.item_ids[i], items)
+        sub = Blend(
+            base.names,
+            base.item_ids[rows],
+            base.scores[rows],
+            base.source_scores[rows],
+            base.source_ranks[rows],
+            base.raw_scores[rows],
+        )
+        for weights in weight_grid(base.names, step):
+            if not any(weights.values()):
+                continue
+            w = weight_vector(base.names, weights)
+            value = blend_ndcg(sub, labels[rows], sizes[rows], w, k)
+            trials.append({"normalisation": method, "weights": weights, "ndcg": value})
+            if best is None or value > best[0]:
+                best = (value, EnsembleConfig(weights=weights, normalisation=method))
+    if best is None:
+        raise ValueError("no blend to tune: give at least one normalisation's blend")
+    return best[1], best[0], trials

@@ -1,0 +1,125 @@
+"""Blending candidate sources: normalisation, provenance, default and tuned weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.ensemble import (
+    EnsembleConfig,
+    blend,
+    default_weights,
+    normalise,
+    tune_weights,
+    weight_grid,
+)
+
+# two users; source "a" and "b" lists of depth 3 (user 1's "b" list is padded)
+A_IDS = np.array([[10, 11, 12], [20, 21, 22]])
+A_SCORES = np.array([[3.0, 2.0, 1.0], [9.0, 9.0, 9.0]], dtype=np.float32)
+B_IDS = np.array([[12, 13, 10], [23, -1, -1]])
+B_SCORES = np.array([[0.9, 0.5, 0.1], [0.2, -np.inf, -np.inf]], dtype=np.float32)
+
+
+def test_normalisations_by_hand() -> None:
+    assert normalise(A_IDS, A_SCORES, "minmax", 3).tolist() == [[1.0, 0.5, 0.0], [1.0] * 3]
+    assert np.allclose(normalise(B_IDS, B_SCORES, "rank", 3), [[1, 2 / 3, 1 / 3], [1, 0, 0]])
+    assert normalise(B_IDS, B_SCORES, "rrf", 3)[0].tolist() == pytest.approx(
+        [1.0, 61 / 62, 61 / 63]
+    )
+    std = np.sqrt(2 / 3)  # population std of 3, 2, 1
+    assert np.allclose(normalise(A_IDS, A_SCORES, "zscore", 3), [[2 / std, 1 / std, 0], [1] * 3])
+    with pytest.raises(ValueError, match="unknown normalisation 'softmax'"):
+        normalise(A_IDS, A_SCORES, "softmax", 3)
+
+
+def test_blend_keeps_each_items_sources_scores_and_ranks() -> None:
+    out = blend({"a": (A_IDS, A_SCORES), "b": (B_IDS, B_SCORES)}, {"a": 0.5, "b": 0.5})
+    row = {int(i): j for j, i in enumerate(out.item_ids[0]) if i >= 0}
+    assert set(row) == {10, 11, 12, 13}
+    # item 10: a rank 1 (norm 1.0), b rank 3 (norm 0.0) -> 0.5; item 12: a 0.0, b 1.0 -> 0.5
+    assert out.scores[0, row[10]] == pytest.approx(0.5)
+    assert out.source_ranks[0, row[10]].tolist() == [1, 3]
+    assert out.source_ranks[0, row[13]].tolist() == [0, 2]
+    assert out.proposed[0, row[11]].tolist() == [True, False]
+    assert out.raw_scores[0, row[12]].tolist() == pytest.approx([1.0, 0.9])
+    # best first, padding last
+    assert np.all(np.diff(out.scores[1][out.item_ids[1] >= 0]) <= 0)
+    assert out.item_ids.shape == (2, 4) and (out.item_ids[1] >= 0).sum() == 4
+
+
+def test_reweighting_changes_the_order_not_the_candidates() -> None:
+    out = blend({"a": (A_IDS, A_SCORES), "b": (B_IDS, B_SCORES)}, {"a": 1.0, "b": 0.0})
+    assert out.item_ids[0, 0] == 10
+    only_b = out.reweighted({"b": 1.0})
+    assert only_b.item_ids[0, 0] == 12
+    assert set(only_b.item_ids[0].tolist()) == set(out.item_ids[0].tolist())
+
+
+def test_default_weights_follow_the_seed_design() -> None:
+    roles = {
+        "als": "collaborative",
+        "ease": "collaborative",
+        "content": "content",
+        "pop": "trending",
+    }
+    assert default_weights(roles) == pytest.approx(
+        {"als": 0.25, "ease": 0.25, "content": 0.3, "pop": 0.2}
+    )
+    # missing roles: the others are rescaled to sum to 1
+    assert default_weights({"als": "collaborative", "pop": "trending"}) == pytest.approx(
+        {"als": 0.5 / 0.7, "pop": 0.2 / 0.7}
+    )
+    with pytest.raises(ValueError, match="unknown source roles"):
+        default_weights({"x": "social"})
+
+
+def test_tuning_finds_the_source_that_knows_the_answer() -> None:
+    rng = np.random.default_rng(0)
+    n = 40
+    truth = rng.integers(0, 1000, size=n)
+    good = np.column_stack([truth, rng.integers(1000, 2000, size=(n, 4))])
+    noise = rng.integers(2000, 3000, size=(n, 5))
+    scores = np.tile(np.arange(5, 0, -1, dtype=np.float32), (n, 1))
+    lists = {"noise": (noise, scores), "good": (good, scores)}
+    blends = {m: blend(lists, {"noise": 0.5, "good": 0.5}, m) for m in ("minmax", "rank")}
+    relevant = [{int(t)} for t in truth]
+    config, value, trials = tune_weights(blends, relevant, k=1, step=0.25)
+    assert value == 1.0
+    chosen = blends[config.normalisation].reweighted(config.weights)
+    assert np.array_equal(chosen.item_ids[:, 0], truth)
+    assert config.weights["good"] > config.weights["noise"]
+    assert len(trials) == 2 * 5  # 5 weightings of two sources per normalisation
+    assert isinstance(config, EnsembleConfig)
+
+
+def test_blend_ndcg_matches_the_metric() -> None:
+    from models.ensemble import blend_ndcg
+    from training.metrics import ndcg_at_k
+
+    out = blend({"a": (A_IDS, A_SCORES), "b": (B_IDS, B_SCORES)}, {"a": 0.3, "b": 0.7})
+    relevant = [{12, 99}, {21}]
+    labels = np.array(
+        [[i in r for i in row] for row, r in zip(out.item_ids, relevant, strict=True)]
+    )
+    value = blend_ndcg(out, labels, np.array([2, 1]), np.array([0.3, 0.7], np.float32), 3)
+    assert value == pytest.approx(ndcg_at_k(out.item_ids, relevant, 3))
+
+
+def test_bad_inputs_are_explained() -> None:
+    with pytest.raises(ValueError, match="at least one candidate source"):
+        blend({}, {})
+    with pytest.raises(ValueError, match="weights for unknown sources"):
+        blend({"a": (A_IDS, A_SCORES)}, {"z": 1.0})
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        blend({"a": (A_IDS, A_SCORES)}, {"a": float("nan")})
+    with pytest.raises(ValueError, match="2-d list per user"):
+        blend({"a": (A_IDS, A_SCORES), "b": (B_IDS[:1], B_SCORES[:1])}, {"a": 1.0})
+    bad = A_SCORES.copy()
+    bad[0, 1] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        blend({"a": (A_IDS, bad)}, {"a": 1.0})
+    with pytest.raises(ValueError, match="no validation user has a relevant item"):
+        tune_weights({"minmax": blend({"a": (A_IDS, A_SCORES)}, {"a": 1.0})}, [set(), set()])
+    with pytest.raises(ValueError, match="grid step"):
+        weight_grid(("a",), 0.0)

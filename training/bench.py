@@ -1,0 +1,182 @@
+"""``reelrank bench recs``: every model and the full pipeline on a MovieLens folder, two protocols.
+
+Run as ``python -m training.bench PATH [JSON]``. The dataset is imported into a temporary SQLite
+catalogue (the same importer as ``reelrank data import movielens``), then its event log and
+catalogue metadata are read back; every rating counts as an implicit positive.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.eventlog import read_events
+from models.interactions import Interactions
+from models.pipeline import FAMILIES, fit_source, make_source
+from models.side_info import ItemFeatures
+from training.catalogue import load_item_metadata
+from training.evaluate import build_holdout
+from training.metrics import catalogue_coverage, evaluate_ranking
+from training.splits import split
+from training.tuning import default_grids, fit_tuned_pipeline
+
+#: Models benchmarked by default (those whose module exists), and the pipeline's sources.
+DEFAULT_MODELS: tuple[str, ...] = (
+    "popularity",
+    "trending",
+    "als",
+    "bpr",
+    "itemknn",
+    "ease",
+    "lightfm",
+    "content",
+)
+PIPELINE_SOURCES: tuple[str, ...] = ("ease", "itemknn", "lightfm", "content", "trending")
+PIPELINE = "ensemble_ranker"
+COLUMNS: tuple[str, ...] = (
+    "ndcg@10",
+    "recall@10",
+    "precision@10",
+    "map@10",
+    "coverage",
+    "train_s",
+    "recommend_ms_per_user",
+)
+K = 10
+
+
+def available_models(names: Sequence[str]) -> list[str]:
+    """The names whose model module can be imported (the others are skipped)."""
+    import importlib.util
+
+    return [n for n in names if importlib.util.find_spec(FAMILIES[n].module) is not None]
+
+
+def load_dataset(dataset: Path, workdir: Path) -> tuple[Any, Any]:
+    """Import ``dataset`` into a SQLite catalogue under ``workdir``; return events and metadata."""
+    from core.db.migrate import upgrade
+    from training.datasets.movielens import import_movielens
+
+    url = f"sqlite:///{workdir / 'bench.db'}"
+    events_path = workdir / "events.parquet"
+    upgrade(url)
+    import_movielens(dataset, url, events_path)
+    return read_events(events_path), load_item_metadata(url)
+
+
+def _row(ids: np.ndarray, relevant: list[set[int]], n_items: int) -> dict[str, float]:
+    metrics = evaluate_ranking(ids, relevant, K)
+    return {
+        "ndcg@10": metrics["ndcg_at_10"],
+        "recall@10": metrics["recall_at_10"],
+        "precision@10": metrics["precision_at_10"],
+        "map@10": metrics["map_at_10"],
+        "coverage": catalogue_coverage(ids, n_items, K),
+    }
+
+
+def bench_protocol(
+    events: Any,
+    features: ItemFeatures | None,
+    protocol: str,
+    models: Sequence[str],
+    seed: int = 42,
+    progress: bool = True,
+) -> dict[str, dict[str, float]]:
+    """Fit and score every model and the tuned pipeline under one split protocol."""
+    from tqdm import tqdm
+
+    train, test = split(events, protocol, seed)
+    train_i = Interactions.from_events(train, "binary")
+    holdout = build_holdout(train_i, test)
+    users = holdout.user_ids
+    out: dict[str, dict[str, float]] = {}
+    names = [*models, PIPELINE]
+    for name in tqdm(names, desc=protocol, disable=not progress, leave=False):
+        start = time.perf_counter()
+        if name == PIPELINE:
+            sources = [s for s in PIPELINE_SOURCES if s in available_models(PIPELINE_SOURCES)]
+            if features is None:
+                sources = [s for s in sources if s != "content"]
+            model, tuning = fit_tuned_pipeline(
+                train,
+                protocol,
+                sources,
+                item_features=features,
+                weight="binary",
+                seed=seed,
+                grids=default_grids(),
+            )
+            if progress:
+                tqdm.write(f"{protocol} tuning: {tuning}")
+            fitted = time.perf_counter()
+            ids, _ = model.recommend(users, K)
+        else:
+            model = fit_source(make_source(name), train_i, features)
+            fitted = time.perf_counter()
+            ids, _ = model.recommend(users, K)
+        done = time.perf_counter()
+        row = _row(ids, holdout.relevant, train_i.n_items)
+        row["train_s"] = fitted - start
+        row["recommend_ms_per_user"] = 1000 * (done - fitted) / max(users.size, 1)
+        out[name] = row
+        if progress:
+            tqdm.write(f"{protocol} {name}: " + ", ".join(f"{k}={v:.4f}" for k, v in row.items()))
+    return out
+
+
+def format_table(protocol: str, rows: dict[str, dict[str, float]]) -> str:
+    """A fixed-width text table of one protocol's results."""
+    header = f"{'model':<16}" + "".join(f"{col:>22}" for col in COLUMNS)
+    lines = [f"protocol: {protocol}", header, "-" * len(header)]
+    for name, row in rows.items():
+        lines.append(f"{name:<16}" + "".join(f"{row[col]:>22.4f}" for col in COLUMNS))
+    return "\n".join(lines)
+
+
+def bench_recs(
+    dataset: Path,
+    json_path: Path | None = None,
+    protocols: Sequence[str] = ("stratified_75_25", "temporal"),
+    models: Sequence[str] | None = None,
+    seed: int = 42,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Benchmark ``models`` (default: every available family) and the ensemble + ranker.
+
+    Prints one table per protocol; returns (and, with ``json_path``, writes)
+    ``{"dataset": ..., "protocols": {protocol: {model: {"ndcg@10": ..., ...}}}}``.
+    """
+    chosen = list(models) if models is not None else available_models(DEFAULT_MODELS)
+    unknown = [m for m in chosen if m not in FAMILIES]
+    if unknown:
+        raise ValueError(f"unknown models {unknown}; known: {', '.join(FAMILIES)}")
+    with tempfile.TemporaryDirectory(prefix="reelrank-bench-") as tmp:
+        events, metadata = load_dataset(Path(dataset), Path(tmp))
+    features = None
+    if not metadata.empty:
+        candidate = ItemFeatures.from_metadata(metadata)
+        if candidate.n_features and candidate.matrix.nnz:
+            features = candidate
+    if features is None:
+        chosen = [m for m in chosen if m != "content"]
+    result: dict[str, Any] = {"dataset": str(dataset), "protocols": {}}
+    for protocol in protocols:
+        rows = bench_protocol(events, features, protocol, chosen, seed, progress)
+        result["protocols"][protocol] = rows
+        print(format_table(protocol, rows), flush=True)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    bench_recs(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None)
