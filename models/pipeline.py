@@ -10,7 +10,6 @@ trending sources' items (optionally of chosen genres first).
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 from collections.abc import Collection, Mapping, Sequence
@@ -21,14 +20,19 @@ from typing import Any, Self
 import numpy as np
 from pydantic import Field
 
-from models.als import ALSConfig
+from models.als import ALSConfig, ALSRecommender
 from models.base import PAD_ID, Recommender, as_ids, check_k, empty_result
+from models.bpr import BPRConfig, BPRRecommender
 from models.config import ModelConfig
+from models.content import ContentConfig, ContentRecommender
+from models.ease import EASEConfig, EASERecommender
 from models.ensemble import Blend, EnsembleConfig, blend, default_weights
 from models.errors import ModelFormatError
 from models.faiss_index import ItemIndex
 from models.interactions import Interactions
-from models.popularity import PopularityConfig
+from models.itemknn import ItemKNNConfig, ItemKNNRecommender
+from models.lightfm_hybrid import LightFMConfig, LightFMRecommender
+from models.popularity import PopularityConfig, PopularityRecommender
 from models.postprocess import (
     Explanation,
     PostProcessConfig,
@@ -42,6 +46,7 @@ from models.postprocess import (
 )
 from models.ranker import FeatureContext, NeuralRanker, feature_names
 from models.side_info import ItemFeatures
+from models.trending import TrendingConfig, TrendingRecommender
 
 _MANIFEST = "pipeline.json"
 _FORMAT = 2
@@ -49,28 +54,23 @@ _FORMAT = 2
 
 @dataclass(frozen=True)
 class Family:
-    """Where a model family lives, and the role its candidates play in the ensemble."""
+    """A model family: its class, its config class, and the role its candidates play."""
 
-    module: str
-    model: str
-    config: str
+    model: type[Any]
+    config: type[ModelConfig]
     role: str
 
 
 #: Every model family the pipeline can use as a source, by name.
 FAMILIES: dict[str, Family] = {
-    "popularity": Family(
-        "models.popularity", "PopularityRecommender", "PopularityConfig", "trending"
-    ),
-    "trending": Family("models.trending", "TrendingRecommender", "TrendingConfig", "trending"),
-    "als": Family("models.als", "ALSRecommender", "ALSConfig", "collaborative"),
-    "bpr": Family("models.bpr", "BPRRecommender", "BPRConfig", "collaborative"),
-    "itemknn": Family("models.itemknn", "ItemKNNRecommender", "ItemKNNConfig", "collaborative"),
-    "ease": Family("models.ease", "EASERecommender", "EASEConfig", "collaborative"),
-    "lightfm": Family(
-        "models.lightfm_hybrid", "LightFMRecommender", "LightFMConfig", "collaborative"
-    ),
-    "content": Family("models.content", "ContentRecommender", "ContentConfig", "content"),
+    "popularity": Family(PopularityRecommender, PopularityConfig, "trending"),
+    "trending": Family(TrendingRecommender, TrendingConfig, "trending"),
+    "als": Family(ALSRecommender, ALSConfig, "collaborative"),
+    "bpr": Family(BPRRecommender, BPRConfig, "collaborative"),
+    "itemknn": Family(ItemKNNRecommender, ItemKNNConfig, "collaborative"),
+    "ease": Family(EASERecommender, EASEConfig, "collaborative"),
+    "lightfm": Family(LightFMRecommender, LightFMConfig, "collaborative"),
+    "content": Family(ContentRecommender, ContentConfig, "content"),
 }
 
 
@@ -79,8 +79,7 @@ def family(name: str) -> tuple[type[Any], type[ModelConfig], str]:
     if name not in FAMILIES:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(FAMILIES)}")
     spec = FAMILIES[name]
-    module = importlib.import_module(spec.module)
-    return getattr(module, spec.model), getattr(module, spec.config), spec.role
+    return spec.model, spec.config, spec.role
 
 
 def make_source(name: str, config: ModelConfig | None = None) -> Any:

@@ -52,13 +52,6 @@ COLUMNS: tuple[str, ...] = (
 K = 10
 
 
-def available_models(names: Sequence[str]) -> list[str]:
-    """The names whose model module can be imported (the others are skipped)."""
-    import importlib.util
-
-    return [n for n in names if importlib.util.find_spec(FAMILIES[n].module) is not None]
-
-
 def load_dataset(dataset: Path, workdir: Path) -> tuple[Any, Any]:
     """Import ``dataset`` into a SQLite catalogue under ``workdir``; return events and metadata."""
     from core.db.migrate import upgrade
@@ -102,7 +95,7 @@ def bench_protocol(
     for name in tqdm(names, desc=protocol, disable=not progress, leave=False):
         start = time.perf_counter()
         if name == PIPELINE:
-            sources = [s for s in PIPELINE_SOURCES if s in available_models(PIPELINE_SOURCES)]
+            sources = list(PIPELINE_SOURCES)
             if features is None:
                 sources = [s for s in sources if s != "content"]
             model, tuning = fit_tuned_pipeline(
@@ -154,7 +147,7 @@ def bench_recs(
     Prints one table per protocol; returns (and, with ``json_path``, writes)
     ``{"dataset": ..., "protocols": {protocol: {model: {"ndcg@10": ..., ...}}}}``.
     """
-    chosen = list(models) if models is not None else available_models(DEFAULT_MODELS)
+    chosen = list(models) if models is not None else list(DEFAULT_MODELS)
     unknown = [m for m in chosen if m not in FAMILIES]
     if unknown:
         raise ValueError(f"unknown models {unknown}; known: {', '.join(FAMILIES)}")
