@@ -25,10 +25,12 @@ data_app = typer.Typer(help="Import, download and synthesise datasets.", no_args
 import_app = typer.Typer(help="Import a public dataset into the catalogue.", no_args_is_help=True)
 db_app = typer.Typer(help="Catalogue database migrations.", no_args_is_help=True)
 features_app = typer.Typer(help="The Feast feature store.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 data_app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
 app.add_typer(features_app, name="features")
+app.add_typer(bench_app, name="bench")
 
 
 def _settings() -> Settings:
@@ -137,18 +139,35 @@ def features_sync_cmd() -> None:
     typer.echo(report.summary())
 
 
+ModelOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model family to train (repeatable): popularity, trending, als, bpr, itemknn, "
+        "ease, lightfm, content. Default: popularity and als.",
+    ),
+]
+
+
+RankerOption = Annotated[bool, typer.Option(help="Try the PyTorch ranker on top of the blend.")]
+
+
 @app.command("train")
 def train_cmd(
+    model: ModelOption = None,
     factors: Annotated[int, typer.Option(min=1, help="ALS latent factors.")] = 64,
     iterations: Annotated[int, typer.Option(min=1, help="ALS iterations.")] = 15,
     k: Annotated[int, typer.Option(min=1, help="Cut-off of the offline metrics.")] = 10,
+    ranker: RankerOption = True,
     metrics_json: Annotated[
         Path | None, typer.Option(help="Also write the metrics as JSON here (for DVC).")
     ] = None,
 ) -> None:
-    """Train popularity and ALS on the event log; log to MLflow and register the model."""
+    """Train models and the served pipeline on the event log; log to MLflow and register it."""
     from models.als import ALSConfig
     from models.popularity import PopularityConfig
+    from models.ranker import RankerConfig
     from training.train import train_and_log
 
     settings = _settings()
@@ -160,11 +179,53 @@ def train_cmd(
         PopularityConfig(),
         ALSConfig(factors=factors, iterations=iterations),
         k=k,
+        models=model or None,
+        database_url=settings.resolved_database_url,
+        ranker=RankerConfig() if ranker else None,
+        progress=True,
     )
     if metrics_json is not None:
         metrics_json.parent.mkdir(parents=True, exist_ok=True)
         metrics_json.write_text(json.dumps(report.metrics, indent=2, sort_keys=True) + "\n")
     typer.echo(report.summary())
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    model: ModelOption = None,
+    ranker: RankerOption = True,
+) -> None:
+    """Evaluate models and the pipeline on a temporal split of the event log (nothing logged)."""
+    from models.ranker import RankerConfig
+    from training.train import evaluate_models
+
+    settings = _settings()
+    metrics = evaluate_models(
+        settings.paths.events_file,
+        model or None,
+        database_url=settings.resolved_database_url,
+        ranker=RankerConfig() if ranker else None,
+    )
+    for name, values in metrics.items():
+        shown = ", ".join(
+            f"{metric}={values[metric]:.4f}"
+            for metric in ("ndcg_at_10", "recall_at_10", "precision_at_10", "map_at_10", "coverage")
+            if metric in values
+        )
+        typer.echo(f"{name:>16}  {shown or values}")
+
+
+@bench_app.command("recs")
+def bench_recs_cmd(
+    dataset: Annotated[Path, typer.Option(help="A MovieLens folder (ratings file suffices).")],
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+    model: ModelOption = None,
+) -> None:
+    """Benchmark every model and the full pipeline under the 75/25 and temporal protocols."""
+    from training.bench import bench_recs
+
+    _settings()
+    bench_recs(dataset, json_path, models=model or None)
 
 
 @app.command("serve")

@@ -62,7 +62,7 @@ def run_demo(settings: Settings, config: DemoConfig) -> None:
 
     _step(1, total, "Synthesising the demo world", synthesise)
     video_id = _step(2, total, "Packaging a test clip as HLS on Ray", lambda: _package(settings))
-    _step(3, total, "Training popularity + ALS, tracked in MLflow", lambda: _train(settings))
+    _step(3, total, "Training models and the ensemble, tracked in MLflow", lambda: _train(settings))
     _step(4, total, "Applying Feast and materializing features", lambda: _features(settings))
     base = f"http://{settings.api_host}:{settings.api_port}"
     _step(5, total, "Checking the API", lambda: _check_api(settings, video_id))
@@ -131,9 +131,11 @@ def _package(settings: Settings) -> int:
     return video_id
 
 
+#: Sources the demo's pipeline blends: cheap to fit, and each adds something on the synthetic world.
+DEMO_MODELS = ("popularity", "trending", "als", "itemknn", "content")
+
+
 def _train(settings: Settings) -> object:
-    from models.als import ALSConfig
-    from models.popularity import PopularityConfig
     from training.train import train_and_log
 
     paths = settings.paths
@@ -141,8 +143,8 @@ def _train(settings: Settings) -> object:
         paths.events_file,
         settings.resolved_mlflow_uri,
         paths.mlflow_artifacts,
-        PopularityConfig(),
-        ALSConfig(),
+        models=DEMO_MODELS,
+        database_url=settings.resolved_database_url,
     )
 
 

@@ -282,18 +282,26 @@ class RecommendationPipeline:
         exclude = [s | blocked for s in seen_sets]
         widest = max((len(s) for s in exclude), default=0)
         depth = max(self.config.ensemble.depth, k + widest)
+        if genres is not None and any(genres):
+            # chosen genres may be rare among the top trending items: look at every item
+            depth = max(depth, *(m.interactions.item_ids.size for m in self.sources.values()))
         ranked = self.candidates(users, depth, exclude_seen)
         keep = exclusion_mask(ranked.item_ids, exclude) & business_mask(
             ranked.item_ids, self.config.postprocess, self.item_features
         )
         ids, scores = compact(ranked.item_ids, ranked.scores, keep, ranked.item_ids.shape[1] or 1)
         cold = ~self.personalized(users)
+        chose = np.zeros(users.size, dtype=bool)
         if genres is not None:
             for i in np.flatnonzero(cold):
                 ids[i], scores[i] = genre_cold_start(
                     ids[i], scores[i], self.item_features, genres[i]
                 )
+                chose[i] = bool(genres[i])
+        top_ids, top_scores = compact(ids, scores, np.ones(ids.shape, dtype=bool), k)
         ids, scores = diversify(ids, scores, self.config.postprocess, self.item_features, k)
+        # A new user's chosen genres are the point of their list: no per-genre cap there.
+        ids[chose], scores[chose] = top_ids[chose], top_scores[chose]
         return ids, scores, cold, ranked, [h | s for h, s in zip(history, seen_sets, strict=True)]
 
     # -- public API ---------------------------------------------------------------------------

@@ -39,12 +39,14 @@ class VideoPage(BaseModel):
 
 
 class RecommendedVideo(BaseModel):
-    """One recommended video with its score and the source that proposed it."""
+    """One recommended video with its score, the source that proposed it, and why."""
 
     video_id: int
     title: str
     score: float
     source: str
+    reason: str
+    anchor_video_id: int | None = None
 
 
 class Recommendations(BaseModel):

@@ -116,7 +116,13 @@ def test_recommendations_for_a_known_user_exclude_what_they_watched(
     ids = [item["video_id"] for item in body["items"]]
     assert len(ids) == 10 and len(set(ids)) == 10
     assert not set(ids) & watched
-    assert all(item["source"] == "als" for item in body["items"])
+    assert all(item["reason"] for item in body["items"])
+    personal = [i for i in body["items"] if i["source"] not in ("popularity", "trending")]
+    assert personal, body["items"]
+    for item in body["items"]:
+        if item["anchor_video_id"] is not None:
+            assert item["anchor_video_id"] in watched
+            assert item["reason"].startswith("because you watched ")
     assert pd.Series([i["score"] for i in body["items"]]).is_monotonic_decreasing
 
 
@@ -124,7 +130,21 @@ def test_unknown_user_gets_popular_videos(client: TestClient) -> None:
     body = client.get("/users/987654321/recommendations", params={"k": 5}).json()
     assert body["cold_start"] is True
     assert len(body["items"]) == 5
-    assert {item["source"] for item in body["items"]} == {"popularity"}
+    assert {item["source"] for item in body["items"]} <= {"popularity", "trending"}
+    assert {item["reason"] for item in body["items"]} == {"trending now"}
+
+
+def test_new_user_with_chosen_genres_gets_those_first(client: TestClient) -> None:
+    catalogue = client.get("/videos", params={"limit": 100}).json()["items"]
+    genre = catalogue[0]["genres"][0]
+    # the uploaded test pattern has no plays, so trending cannot know it
+    watched = [v for v in catalogue if v["title"] != "ReelRank test pattern"]
+    of_genre = {v["id"] for v in watched if genre in v["genres"]}
+    body = client.get("/users/987654322/recommendations", params={"k": 5, "genre": genre}).json()
+    assert body["cold_start"] is True
+    ids = [item["video_id"] for item in body["items"]]
+    first = min(5, len(of_genre))
+    assert set(ids[:first]) <= of_genre, (genre, ids, of_genre)
 
 
 @pytest.mark.parametrize("k", [0, -1, 101, "ten"])

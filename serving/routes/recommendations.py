@@ -26,8 +26,17 @@ def recommendations(
     session: SessionDep,
     recommender: RecommenderDep,
     k: Annotated[int, Query(ge=1, le=100, description="How many videos.")] = 10,
+    genre: Annotated[
+        list[str] | None,
+        Query(max_length=20, description="Genres a new user chose (used for cold start)."),
+    ] = None,
 ) -> Recommendations:
-    """Top-k videos for a user: ALS via FAISS, popularity for unknown users; watched excluded."""
+    """Top-k videos for a user through the served pipeline, each with why it was chosen.
+
+    Videos the user already consumed (in training data or logged since) and videos that are
+    not public and ready are never returned; unknown users get trending videos (of their
+    chosen genres first).
+    """
     pipeline = recommender.pipeline
     users = np.array([user_id], dtype=np.int64)
     watched = set(
@@ -38,26 +47,36 @@ def recommendations(
         )
     )
     seen = [pipeline.seen_items(users)[0] | watched]
-    ids, scores = pipeline.recommend(
-        users, k, seen=seen, unavailable=unavailable_video_ids(session)
-    )
-    personalized = bool(pipeline.personalized(users)[0])
-    keep = ids[0] >= 0
-    ranked = [int(i) for i in ids[0][keep]]
-    titles = dict(session.execute(select(Video.id, Video.title).where(Video.id.in_(ranked))).all())
+    explained = pipeline.recommend_explained(
+        users,
+        k,
+        seen=seen,
+        unavailable=unavailable_video_ids(session),
+        genres=[genre] if genre else None,
+    )[0]
+    wanted = {item.video_id for item in explained} | {
+        item.anchor_id for item in explained if item.anchor_id is not None
+    }
+    titles = dict(session.execute(select(Video.id, Video.title).where(Video.id.in_(wanted))).all())
     items = [
         RecommendedVideo(
-            video_id=video_id,
-            title=titles.get(video_id, ""),
-            score=float(score),
-            source="als" if personalized else "popularity",
+            video_id=item.video_id,
+            title=titles[item.video_id],
+            score=float(item.score),
+            source=item.source,
+            reason=(
+                f"because you watched {titles[item.anchor_id]}"
+                if item.anchor_id in titles
+                else item.reason
+            ),
+            anchor_video_id=item.anchor_id,
         )
-        for video_id, score in zip(ranked, scores[0][keep], strict=True)
-        if video_id in titles
+        for item in explained
+        if item.video_id in titles
     ]
     return Recommendations(
         user_id=user_id,
         model=recommender.model_label or "",
-        cold_start=not personalized,
+        cold_start=not bool(pipeline.personalized(users)[0]),
         items=items,
     )
