@@ -150,6 +150,21 @@ ModelOption = Annotated[
 ]
 
 
+def _models(names: list[str] | None) -> list[str] | None:
+    """The chosen model families, checked against the known ones (None: the default set)."""
+    if not names:
+        return None
+    from models.pipeline import FAMILIES
+
+    unknown = [n for n in names if n not in FAMILIES]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown model {', '.join(unknown)}; known: {', '.join(FAMILIES)}",
+            param_hint="--model",
+        )
+    return names
+
+
 RankerOption = Annotated[bool, typer.Option(help="Try the PyTorch ranker on top of the blend.")]
 
 
@@ -179,7 +194,7 @@ def train_cmd(
         PopularityConfig(),
         ALSConfig(factors=factors, iterations=iterations),
         k=k,
-        models=model or None,
+        models=_models(model),
         database_url=settings.resolved_database_url,
         ranker=RankerConfig() if ranker else None,
         progress=True,
@@ -202,7 +217,7 @@ def evaluate_cmd(
     settings = _settings()
     metrics = evaluate_models(
         settings.paths.events_file,
-        model or None,
+        _models(model),
         database_url=settings.resolved_database_url,
         ranker=RankerConfig() if ranker else None,
     )
@@ -225,7 +240,7 @@ def bench_recs_cmd(
     from training.bench import bench_recs
 
     _settings()
-    bench_recs(dataset, json_path, models=model or None)
+    bench_recs(dataset, json_path, models=_models(model))
 
 
 @app.command("serve")

@@ -72,3 +72,18 @@ def test_train_without_events_says_what_to_do(
     assert main(["train"]) == 2
     err = capsys.readouterr().err
     assert "no event log at" in err and "import or synthesise data first" in err
+
+
+def test_unknown_model_is_a_usage_error(
+    data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["evaluate", "--model", "ease", "--model", "magic"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model magic" in err and "known: popularity" in err
+
+
+def test_evaluate_without_events_says_what_to_do(
+    data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["evaluate"]) == 2
+    assert "no event log at" in capsys.readouterr().err
