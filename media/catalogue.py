@@ -99,3 +99,48 @@ def record_package(database_url: str, video_id: int, package: HlsPackage, data_r
         if video.duration_s is None:
             video.duration_s = package.duration_s
         video.transition(VideoStatus.READY)
+
+
+def record_rendition(
+    database_url: str,
+    video_id: int,
+    *,
+    name: str,
+    width: int,
+    height: int,
+    bitrate: int,
+    codecs: str,
+    playlist: Path,
+    data_root: Path,
+) -> bool:
+    """Add (or replace) one published rung of the video; the first one makes it ready.
+
+    Returns whether this call made the video ready. The video must be processing (or already
+    ready, when better rungs are added); the playlist must exist under ``data_root``.
+    """
+    if not Path(playlist).is_file():
+        raise MediaError(f"rendition {name}: playlist {playlist} is missing")
+    relative = _relative(Path(playlist), data_root)
+    with session_scope(database_url) as session:
+        video = _video(session, video_id)
+        if video.status not in (VideoStatus.PROCESSING, VideoStatus.READY):
+            raise MediaError(f"video {video_id} is {video.status}; it cannot take a rendition")
+        session.execute(
+            delete(Rendition).where(Rendition.video_id == video_id, Rendition.name == name)
+        )
+        session.flush()
+        session.add(
+            Rendition(
+                video_id=video_id,
+                name=name,
+                width=width,
+                height=height,
+                bitrate=bitrate,
+                codecs=codecs,
+                playlist_path=relative,
+            )
+        )
+        if video.status is VideoStatus.PROCESSING:
+            video.transition(VideoStatus.READY)
+            return True
+        return False

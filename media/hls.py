@@ -24,7 +24,7 @@ from media.playlists import (
     parse_media_playlist,
 )
 from media.probe import ProbeResult, open_media, probe
-from media.rung import DEFAULT_RUNG, Rung
+from media.rung import DEFAULT_RUNG, Rung, output_size
 
 log = logging.getLogger(__name__)
 
@@ -73,18 +73,6 @@ class HlsPackage(BaseModel):
     def rung_playlists(self) -> list[Path]:
         """The media playlist of every rendition."""
         return [r.playlist for r in self.renditions]
-
-
-def output_size(width: int, height: int, target: int) -> tuple[int, int]:
-    """Even output dimensions for a ``width`` x ``height`` picture scaled so its shorter side is
-    ``target`` (never above the source), keeping the aspect ratio."""
-    short = min(width, height)
-    scale = min(target, short) / short
-
-    def even(value: float, limit: int) -> int:
-        return max(2, min(2 * round(value / 2), limit - limit % 2))
-
-    return even(width * scale, width), even(height * scale, height)
 
 
 def peak_bandwidth(sizes: list[int], durations: list[float], target_duration: float) -> int:

@@ -11,7 +11,11 @@ from media.errors import MediaError
 
 
 class ProbeResult(BaseModel):
-    """The facts about a video file that packaging needs."""
+    """The facts about a video file that packaging needs.
+
+    ``width`` x ``height`` is the first decoded frame (before rotation); ``declared_*`` is what
+    the stream header says.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -21,6 +25,8 @@ class ProbeResult(BaseModel):
     duration_s: float
     width: int
     height: int
+    declared_width: int
+    declared_height: int
     fps: float
     rotation: int
     audio_channels: int
@@ -59,7 +65,7 @@ def probe(path: Path) -> ProbeResult:
         audio = container.streams.audio[0] if container.streams.audio else None
         try:
             first = next(container.decode(video), None)
-        except av.FFmpegError as exc:
+        except (av.FFmpegError, ValueError) as exc:
             raise MediaError(f"{path}: the video stream cannot be decoded ({exc})") from exc
         if first is None:
             raise MediaError(f"{path}: the video stream has no decodable frames")
@@ -73,6 +79,8 @@ def probe(path: Path) -> ProbeResult:
             duration_s=_duration(container, video, float(rate)),
             width=first.width,
             height=first.height,
+            declared_width=video.codec_context.width or first.width,
+            declared_height=video.codec_context.height or first.height,
             fps=float(rate),
             rotation=int(first.rotation) % 360,
             audio_channels=audio.codec_context.layout.nb_channels if audio else 0,

@@ -22,6 +22,7 @@ def test_probe_test_clip(tmp_path: Path) -> None:
     assert result.container.startswith("mov,mp4")
     assert (result.video_codec, result.audio_codec) == ("h264", "aac")
     assert (result.width, result.height, result.fps, result.rotation) == (320, 180, 20.0, 0)
+    assert (result.declared_width, result.declared_height) == (320, 180)
     assert result.duration_s == pytest.approx(2.0, abs=0.05)
     assert (result.audio_channels, result.audio_sample_rate) == (2, 48_000)
 

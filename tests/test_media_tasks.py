@@ -11,7 +11,16 @@ import pytest
 import ray
 
 from media.errors import MediaError
-from media.tasks import init_ray, package_hls_on_ray, ray_temp_dir
+from media.rung import LADDER
+from media.tasks import (
+    Target,
+    UnitResult,
+    UnitSpec,
+    init_ray,
+    package_hls_on_ray,
+    ray_temp_dir,
+    run_units_on_ray,
+)
 from media.testpattern import make_test_clip
 from tests.test_media_hls import check_package
 
@@ -53,3 +62,28 @@ def test_package_hls_on_ray(ray_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(MediaError, match="not a readable media file"):
         package_hls_on_ray(text, tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def test_units_run_as_ray_tasks_and_errors_come_back(ray_dir: Path, tmp_path: Path) -> None:
+    source = make_test_clip(tmp_path / "clip.mp4", seconds=2.2, width=320, height=180)
+    rung = LADDER[0]
+    good = UnitSpec(
+        key="240p/0",
+        kind="video",
+        source=source,
+        targets=[Target(key="240p/0", out=tmp_path / "240p.mp4", rung=rung)],
+    )
+    audio = UnitSpec(key="audio", kind="audio", source=source, out=tmp_path / "audio.mp4")
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    bad = good.model_copy(update={"key": "bad", "source": text})
+    outcomes = {spec.key: result for spec, result in run_units_on_ray([good, audio, bad])}
+    assert set(outcomes) == {"240p/0", "audio", "bad"}
+    result = outcomes["240p/0"]
+    assert isinstance(result, UnitResult)
+    assert result.node_id == ray.get_runtime_context().get_node_id()
+    assert result.pid != os.getpid() and result.peak_rss_mb > 0
+    assert result.videos["240p/0"].frames == 55
+    assert outcomes["audio"].audio.duration_s == pytest.approx(2.2, abs=0.05)
+    assert isinstance(outcomes["bad"], MediaError)
+    assert "not a readable media file" in str(outcomes["bad"])
