@@ -25,11 +25,13 @@ data_app = typer.Typer(help="Import, download and synthesise datasets.", no_args
 import_app = typer.Typer(help="Import a public dataset into the catalogue.", no_args_is_help=True)
 db_app = typer.Typer(help="Catalogue database migrations.", no_args_is_help=True)
 features_app = typer.Typer(help="The Feast feature store.", no_args_is_help=True)
+media_app = typer.Typer(help="Ingest and transcode videos.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 data_app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
 app.add_typer(features_app, name="features")
+app.add_typer(media_app, name="media")
 app.add_typer(bench_app, name="bench")
 
 
@@ -241,6 +243,89 @@ def bench_recs_cmd(
 
     _settings()
     bench_recs(dataset, json_path, models=_models(model))
+
+
+@media_app.command("ingest")
+def media_ingest_cmd(
+    file: Annotated[Path, typer.Argument(help="The video file to upload.")],
+    title: Annotated[str | None, typer.Option(help="Title (default: the file name).")] = None,
+    description: Annotated[str, typer.Option(help="Description.")] = "",
+    tag: Annotated[list[str] | None, typer.Option(help="Tag (repeatable).")] = None,
+    genre: Annotated[list[str] | None, typer.Option(help="Genre (repeatable).")] = None,
+    ray: Annotated[bool, typer.Option(help="Transcode as Ray tasks.")] = True,
+) -> None:
+    """Ingest FILE: validate, transcode the ladder, package HLS, poster, storyboard, embeddings.
+
+    The last line printed is the path of the master playlist.
+    """
+    from core.db.models import Video
+    from core.db.session import session_scope
+    from media.embeddings import VideoInput
+    from media.enrich import enrich_package
+    from media.pipeline import PublishedRung, ingest_and_process
+
+    url = _migrated_url()
+    settings = _settings()
+    if not file.is_file():
+        raise typer.BadParameter(f"{file} is not a file", param_hint="FILE")
+
+    def published(rung: PublishedRung) -> None:
+        typer.echo(f"published {rung.name} ({rung.width}x{rung.height})")
+
+    package = ingest_and_process(file, title=title, on_ray=ray, on_publish=published)
+    with session_scope(url) as session:
+        video = session.get(Video, package.video_id)
+        assert video is not None
+        video.description = description
+        video.tags = list(tag or [])
+        video.genres = list(genre or [])
+        text = VideoInput(
+            package.video_id,
+            video.title,
+            description,
+            tuple(video.tags),
+            tuple(video.genres),
+            path=package.source,
+        )
+    extras = enrich_package(package, settings.paths.root, text)
+    rungs = ", ".join(rung.name for rung in package.renditions)
+    typer.echo(f"video {package.video_id}: {rungs} in {package.seconds:.1f} s")
+    typer.echo(f"poster {extras.poster}")
+    typer.echo(f"storyboard {extras.storyboard}")
+    typer.echo(f"download {extras.download}")
+    for other, score in extras.near_duplicates:
+        typer.echo(f"warning: looks like a re-upload of video {other} (similarity {score:.2f})")
+    typer.echo(str(package.master))
+
+
+@media_app.command("status")
+def media_status_cmd(video_id: int) -> None:
+    """Show the processing job of VIDEO_ID: state, progress, rungs."""
+    from media.jobs import job_status
+
+    typer.echo(job_status(_migrated_url(), video_id).describe())
+
+
+@media_app.command("resume")
+def media_resume_cmd(video_id: int) -> None:
+    """Finish a failed or interrupted job of VIDEO_ID, redoing only what is missing."""
+    from media.pipeline import resume_job
+
+    settings = _settings()
+    package = resume_job(_migrated_url(), video_id, settings.paths.root)
+    typer.echo(str(package.master))
+
+
+@bench_app.command("transcode")
+def bench_transcode_cmd(
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+    seconds: Annotated[int, typer.Option(min=2, help="Length of the generated clip.")] = 60,
+) -> None:
+    """Time the ladder on a generated 1080p30 clip against one plain ffmpeg process."""
+    from media.bench import bench_transcode, describe
+
+    _settings()
+    typer.echo(describe(bench_transcode(json_path, seconds=seconds, workers=(1, 2))))
 
 
 @app.command("serve")

@@ -87,3 +87,36 @@ def test_evaluate_without_events_says_what_to_do(
 ) -> None:
     assert main(["evaluate"]) == 2
     assert "no event log at" in capsys.readouterr().err
+
+
+def test_media_ingest_prints_the_master_playlist_last(
+    data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from media.testpattern import make_test_clip
+    from media.validate import validate_package
+
+    clip = make_test_clip(tmp_path / "upload.mp4", seconds=4, width=640, height=360)
+    args = ["media", "ingest", str(clip), "--title", "Bars", "--genre", "Documentary", "--no-ray"]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    master = Path(lines[-1])
+    assert master.name == "master.m3u8" and master.is_file()
+    assert validate_package(master.parent).ok
+    for name in ("poster.jpg", "download.mp4", "storyboard/storyboard.vtt"):
+        assert (master.parent / name).is_file(), name
+    assert (data_root / "media" / "embeddings.parquet").is_file()
+    assert main(["media", "status", "1"]) == 0
+    assert "job 1 succeeded 100%" in capsys.readouterr().out
+    # the same clip again is flagged as a re-upload
+    assert main(args) == 0
+    assert "looks like a re-upload of video 1" in capsys.readouterr().out
+
+
+def test_media_ingest_rejects_an_empty_file(
+    data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    assert main(["media", "ingest", str(empty), "--no-ray"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "empty" in err
