@@ -60,6 +60,6 @@ def test_bad_tuning_inputs_are_explained() -> None:
     with pytest.raises(ValueError, match="unknown model 'wals'"):
         fit_tuned_pipeline(train, "temporal", ["wals"])
     impressions = train.assign(**{c.EVENT_TYPE: "impression"})
-    with pytest.raises(DatasetError, match="none of the .* events is a positive interaction"):
+    with pytest.raises(DatasetError, match=r"none of the .* events is a positive interaction"):
         fit_tuned_pipeline(impressions, "temporal", ["popularity"])
     assert {"trending", "itemknn"} <= set(default_grids())
