@@ -5,103 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
-import scipy.sparse as sp
 
-from core import columns as c
-from models.base import EmbeddingModel, Recommender
+from models.base import EmbeddingModel
 from models.bpr import BPRConfig, BPRRecommender
 from models.errors import NotFittedError
 from models.faiss_index import ItemIndex
 from models.interactions import Interactions
 from models.popularity import PopularityRecommender
-
-START = pd.Timestamp("2024-01-01", tz="UTC")
-CLUSTERS, PER_CLUSTER = 3, 8
-
-
-def _clustered(seed: int = 0, n_users: int = 90) -> Interactions:
-    """Users in 3 taste clusters of 8 items (cluster 0 holds half the users, so popularity
-    favours its items); each user plays 5 items of their own cluster."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for user in range(1, n_users + 1):
-        cluster = 0 if user % 2 else 1 + (user // 2) % 2
-        for item in rng.choice(PER_CLUSTER, size=5, replace=False):
-            rows.append((user, 1000 + cluster * PER_CLUSTER + int(item), int(rng.integers(0, 720))))
-    frame = pd.DataFrame(rows, columns=[c.USER_ID, c.VIDEO_ID, "hours"])
-    frame[c.EVENT_TYPE] = "play"
-    frame[c.EVENT_TIMESTAMP] = START + pd.to_timedelta(frame.pop("hours"), unit="h")
-    return Interactions.from_events(frame)
-
-
-def _cluster_of_user(users: np.ndarray) -> np.ndarray:
-    return np.where(users % 2 == 1, 0, 1 + (users // 2) % 2)
-
-
-def _in_cluster_share(model: Recommender, k: int = 2) -> float:
-    """Share of each user's top-k (unseen) items that belong to the user's own cluster."""
-    users = np.arange(1, 91)
-    ids, _ = model.recommend(users, k)
-    return float(np.mean((ids - 1000) // PER_CLUSTER == _cluster_of_user(users)[:, None]))
-
-
-def _one_item() -> Interactions:
-    frame = pd.DataFrame(
-        {c.USER_ID: [1, 2], c.VIDEO_ID: [7, 7], c.EVENT_TYPE: "play", c.EVENT_TIMESTAMP: START}
-    )
-    return Interactions.from_events(frame)
-
-
-EMPTY = Interactions(
-    sp.csr_matrix((0, 0), dtype=np.float32),
-    np.empty(0, np.int64),
-    np.empty(0, np.int64),
-    np.empty(0, np.float64),
+from tests.model_contract import (
+    EMPTY,
+    check_contract,
+    clustered,
+    in_cluster_share,
+    one_item,
 )
-
-
-def _check_contract(model: Recommender, tmp_path: Path) -> None:
-    """Shape, order, seen-exclusion, padding, k checks and the save/load round trip."""
-    assert isinstance(model, Recommender)
-    inter = model.interactions
-    users = np.array([1, 2, 3, 424_242])
-    ids, scores = model.recommend(users, 4)
-    assert ids.shape == scores.shape == (4, 4)
-    assert ids.dtype == np.int64 and scores.dtype == np.float32
-    assert np.all(np.diff(scores[:3], axis=1) <= 0)
-    for row, seen in zip(ids, inter.seen_items(users), strict=True):
-        assert not seen & set(row.tolist())
-    big, big_scores = model.recommend(np.array([1]), 1000)
-    valid = big[0] >= 0
-    catalogue = getattr(model, "item_ids", inter.item_ids)  # content adds unwatched items
-    assert 0 < valid.sum() <= catalogue.size - 5 and np.all(valid[: valid.sum()])
-    assert np.all(np.isneginf(big_scores[0][~valid]))
-    for k in (0, -1):
-        with pytest.raises(ValueError, match="k must be a positive integer"):
-            model.recommend(users, k)
-        with pytest.raises(ValueError, match="k must be a positive integer"):
-            model.similar_items(np.array([1000]), k)
-    sim, _ = model.similar_items(np.array([1000, 999_999]), 3)
-    assert 1000 not in sim[0].tolist() and sim[1].tolist() == [-1, -1, -1]
-    model.save(tmp_path / "m")
-    loaded = type(model).load(tmp_path / "m")
-    assert loaded.config == model.config
-    for exclude in (True, False):
-        a_ids, a_scores = model.recommend(users, 7, exclude_seen=exclude)
-        b_ids, b_scores = loaded.recommend(users, 7, exclude_seen=exclude)
-        assert np.array_equal(a_ids, b_ids) and np.array_equal(a_scores, b_scores)
-    same = model.similar_items(inter.item_ids, 3)[0] == loaded.similar_items(inter.item_ids, 3)[0]
-    assert same.all()
-
 
 CONFIG = BPRConfig(factors=8, iterations=200, learning_rate=0.05, num_threads=1)
 
 
 @pytest.fixture(scope="module")
 def interactions() -> Interactions:
-    return _clustered()
+    return clustered()
 
 
 @pytest.fixture(scope="module")
@@ -110,14 +35,14 @@ def model(interactions: Interactions) -> BPRRecommender:
 
 
 def test_contract_and_round_trip(model: BPRRecommender, tmp_path: Path) -> None:
-    _check_contract(model, tmp_path)
+    check_contract(model, tmp_path)
 
 
 def test_learns_the_planted_clusters_better_than_popularity(
     model: BPRRecommender, interactions: Interactions
 ) -> None:
-    popularity = _in_cluster_share(PopularityRecommender().fit(interactions))
-    assert _in_cluster_share(model) > 0.9 and popularity < 0.7
+    popularity = in_cluster_share(PopularityRecommender().fit(interactions))
+    assert in_cluster_share(model) > 0.9 and popularity < 0.7
 
 
 def test_is_an_indexable_embedding_model(model: BPRRecommender) -> None:
@@ -141,7 +66,7 @@ def test_single_threaded_fits_are_reproducible(interactions: Interactions) -> No
 
 
 def test_single_item_and_empty_interactions_are_refused() -> None:
-    for bad in (_one_item(), EMPTY):
+    for bad in (one_item(), EMPTY):
         with pytest.raises(ValueError, match="BPR needs at least 2 items"):
             BPRRecommender(CONFIG).fit(bad)
 
