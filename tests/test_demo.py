@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -76,6 +77,12 @@ def test_manifest_plays_every_segment_decodes(client: TestClient, tmp_path: Path
     assert "CODECS=" in master.text and "RESOLUTION=" in master.text
     variants = [line for line in master.text.splitlines() if line and not line.startswith("#")]
     assert variants, master.text
+    tag_uris = re.findall(r'URI="([^"]+)"', master.text)
+    assert any("audio" in uri for uri in tag_uris), master.text
+    for uri in variants + tag_uris:
+        response = client.get(f"{base}/{uri}")
+        assert response.status_code == 200, uri
+        assert response.text.startswith("#EXTM3U"), uri
     playlist_url = f"{base}/{variants[0]}"
     playlist = client.get(playlist_url).text
     assert "#EXT-X-ENDLIST" in playlist

@@ -37,7 +37,11 @@ def catalogue(settings: Settings, sqlite_url: str) -> dict[str, int]:
         package = settings.paths.packages / str(ids["dogs"])
         (package / "360p").mkdir(parents=True)
         (package / "master.m3u8").write_text(
-            "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=900000\n360p/index.m3u8\n"
+            "#EXTM3U\n"
+            '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",URI="audio_und/index.m3u8"\n'
+            '#EXT-X-STREAM-INF:BANDWIDTH=900000,AUDIO="aud"\n360p/index.m3u8\n'
+            '#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=90000,URI="360p/iframes.m3u8"\n'
+            '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="s",URI="https://cdn.example/subs.m3u8"\n'
         )
         (package / "360p" / "index.m3u8").write_text("#EXTM3U\n#EXT-X-ENDLIST\n")
         (package / "360p" / "init.mp4").write_bytes(b"\x00\x00\x00\x08ftyp")
@@ -107,6 +111,9 @@ def test_master_playlist_points_under_hls(client: TestClient, catalogue: dict[st
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/vnd.apple.mpegurl")
     assert "hls/360p/index.m3u8" in response.text.splitlines()
+    assert 'URI="hls/audio_und/index.m3u8"' in response.text
+    assert 'URI="hls/360p/iframes.m3u8"' in response.text
+    assert 'URI="https://cdn.example/subs.m3u8"' in response.text
     playlist = client.get(f"/videos/{catalogue['dogs']}/hls/360p/index.m3u8")
     assert playlist.status_code == 200 and "#EXT-X-ENDLIST" in playlist.text
     init = client.get(f"/videos/{catalogue['dogs']}/hls/360p/init.mp4")

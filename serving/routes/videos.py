@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,9 @@ from serving.deps import SessionDep, SettingsDep
 from serving.schemas import VideoOut, VideoPage
 
 router = APIRouter(prefix="/videos", tags=["videos"])
+
+#: A relative URI attribute of a playlist tag (audio renditions, I-frame playlists).
+_TAG_URI = re.compile(r'URI="(?![a-zA-Z][a-zA-Z0-9+.-]*://)([^"]+)"')
 
 HLS_MEDIA_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -73,7 +77,9 @@ def master_playlist(video_id: int, session: SessionDep, settings: SettingsDep) -
         raise NotFoundError(f"video {video_id} has no master playlist")
     lines = []
     for line in master.read_text().splitlines():
-        if line and not line.startswith("#") and "://" not in line:
+        if line.startswith("#"):
+            line = _TAG_URI.sub(r'URI="hls/\1"', line)
+        elif line and "://" not in line:
             line = f"hls/{line}"
         lines.append(line)
     return PlainTextResponse("\n".join(lines) + "\n", media_type=HLS_MEDIA_TYPES[".m3u8"])
