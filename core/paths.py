@@ -39,6 +39,11 @@ class DataPaths:
         return self.media / "hls"
 
     @property
+    def embeddings_file(self) -> Path:
+        """Per-video content vectors (``video_id``, ``vector``) written by the media pipeline."""
+        return self.media / "embeddings.parquet"
+
+    @property
     def models(self) -> Path:
         return self.root / "models"
 

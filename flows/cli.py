@@ -198,6 +198,7 @@ def train_cmd(
         k=k,
         models=_models(model),
         database_url=settings.resolved_database_url,
+        embeddings_path=settings.paths.embeddings_file,
         ranker=RankerConfig() if ranker else None,
         progress=True,
     )
@@ -221,6 +222,7 @@ def evaluate_cmd(
         settings.paths.events_file,
         _models(model),
         database_url=settings.resolved_database_url,
+        embeddings_path=settings.paths.embeddings_file,
         ranker=RankerConfig() if ranker else None,
     )
     for name, values in metrics.items():
@@ -296,6 +298,18 @@ def media_ingest_cmd(
     for other, score in extras.near_duplicates:
         typer.echo(f"warning: looks like a re-upload of video {other} (similarity {score:.2f})")
     typer.echo(str(package.master))
+
+
+@media_app.command("embed-catalogue")
+def media_embed_catalogue_cmd() -> None:
+    """Give every catalogue video without a content vector a MiniLM text vector."""
+    from media.enrich import embed_catalogue
+    from training.catalogue import load_item_metadata
+
+    url = _migrated_url()
+    target = _settings().paths.embeddings_file
+    added = embed_catalogue(load_item_metadata(url), target)
+    typer.echo(f"{added} videos embedded into {target}")
 
 
 @media_app.command("status")

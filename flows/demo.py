@@ -145,6 +145,7 @@ def _train(settings: Settings) -> object:
         paths.mlflow_artifacts,
         models=DEMO_MODELS,
         database_url=settings.resolved_database_url,
+        embeddings_path=paths.embeddings_file,
     )
 
 

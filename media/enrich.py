@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from core import columns as c
@@ -15,6 +16,7 @@ from media.embeddings import (
     FINGERPRINT,
     FINGERPRINT_INTERVAL,
     VideoInput,
+    embed_catalogue_text,
     extract_embeddings,
     near_duplicates,
     read_embeddings,
@@ -40,11 +42,6 @@ class PackageExtras(BaseModel):
     near_duplicates: list[tuple[int, float]]
 
 
-def embeddings_file(data_root: Path) -> Path:
-    """The one parquet file of every video's content vectors (read by training and Feast)."""
-    return DataPaths(data_root).media / "embeddings.parquet"
-
-
 def enrich_package(
     package: LadderPackage,
     data_root: Path,
@@ -60,7 +57,7 @@ def enrich_package(
     top = max(package.renditions, key=lambda rung: rung.height)
     download = make_download_mp4(top.encoded, package.audio, package_dir / "download.mp4")
     frame = extract_embeddings([video])
-    target = embeddings_file(data_root)
+    target = DataPaths(data_root).embeddings_file
     stored = read_embeddings(target) if target.is_file() else frame.iloc[0:0]
     stored = stored[stored[c.VIDEO_ID] != package.video_id]
     hashes, interval = frame[FINGERPRINT].iloc[0], frame[FINGERPRINT_INTERVAL].iloc[0]
@@ -69,8 +66,6 @@ def enrich_package(
         if hashes is not None and len(stored)
         else []
     )
-    import pandas as pd
-
     write_embeddings(pd.concat([stored, frame], ignore_index=True), target)
     return PackageExtras(
         poster=poster,
@@ -79,3 +74,21 @@ def enrich_package(
         embeddings=target,
         near_duplicates=duplicates,
     )
+
+
+def embed_catalogue(frame: pd.DataFrame, target: Path) -> int:
+    """Add text-only vectors for catalogue videos that ``target`` has no vector for yet.
+
+    ``frame`` is catalogue metadata (``video_id``, ``title``, and ``description``, ``tags``,
+    ``genres`` when known). Videos already embedded (with their media) are kept as they are.
+    Returns how many videos were added.
+    """
+    stored = read_embeddings(target) if target.is_file() else None
+    known = set() if stored is None else set(stored[c.VIDEO_ID].astype(int))
+    todo = frame[~frame[c.VIDEO_ID].astype(int).isin(known)]
+    if todo.empty:
+        return 0
+    added = embed_catalogue_text(todo)
+    merged = added if stored is None else pd.concat([stored, added], ignore_index=True)
+    write_embeddings(merged, target)
+    return len(added)

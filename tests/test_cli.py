@@ -120,3 +120,24 @@ def test_media_ingest_rejects_an_empty_file(
     assert main(["media", "ingest", str(empty), "--no-ray"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "empty" in err
+
+
+def test_catalogue_text_embeddings_reach_the_item_features(
+    data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.settings import get_settings
+    from training.train import item_features_from
+
+    assert main(["data", "synth", "--users", "50", "--videos", "20", "--seed", "1"]) == 0
+    assert main(["media", "embed-catalogue"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    assert out.startswith("20 videos embedded into")
+    assert main(["media", "embed-catalogue"]) == 0
+    assert capsys.readouterr().out.startswith("0 videos embedded")
+    settings = get_settings()
+    url = settings.resolved_database_url
+    without = item_features_from(url)
+    with_vectors = item_features_from(url, settings.paths.embeddings_file)
+    assert without is not None and with_vectors is not None
+    assert not any(name.startswith("embedding:") for name in without.names)
+    assert sum(name.startswith("embedding:") for name in with_vectors.names) == 384 + 153

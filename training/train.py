@@ -145,16 +145,24 @@ def completion_rates(frame: pd.DataFrame) -> dict[int, float]:
     return {int(k): float(v) for k, v in rates.items()}
 
 
-def item_features_from(database_url: str | None) -> ItemFeatures | None:
-    """Content features of the catalogue's videos; None without a catalogue or metadata."""
+def item_features_from(
+    database_url: str | None, embeddings_path: Path | None = None
+) -> ItemFeatures | None:
+    """Content features of the catalogue's videos, with the media pipeline's content vectors
+    when ``embeddings_path`` exists; None without a catalogue or metadata."""
     if database_url is None:
         return None
+    import pandas as pd
+
     from training.catalogue import load_item_metadata
 
     metadata = load_item_metadata(database_url)
     if metadata.empty:
         return None
-    features = ItemFeatures.from_metadata(metadata)
+    embeddings = None
+    if embeddings_path is not None and embeddings_path.is_file():
+        embeddings = pd.read_parquet(embeddings_path, columns=[c.VIDEO_ID, "vector"])
+    features = ItemFeatures.from_metadata(metadata, embeddings=embeddings)
     return features if features.n_features and features.matrix.nnz else None
 
 
@@ -277,6 +285,7 @@ def train_and_log(
     models: Sequence[str] | None = None,
     source_configs: Mapping[str, ModelConfig] | None = None,
     database_url: str | None = None,
+    embeddings_path: Path | None = None,
     ranker: RankerConfig | None = RankerConfig(),  # noqa: B008 - frozen
     ks: Sequence[int] = DEFAULT_KS,
     seed: int = 42,
@@ -286,7 +295,8 @@ def train_and_log(
     log one MLflow run per model under a parent run, and register the served pipeline.
 
     Metrics are logged at every k in ``ks`` plus ``k``; item metadata (genres, tags, ...) is
-    read from ``database_url`` when given (needed by ``content``). The served pipeline is
+    read from ``database_url`` when given (needed by ``content``), with the content vectors
+    of ``embeddings_path`` when that file exists. The served pipeline is
     refitted on all events and registered, aliased ``champion`` unless its NDCG@10 is below
     the champion's (then ``challenger``).
     """
@@ -300,7 +310,7 @@ def train_and_log(
     configs: dict[str, ModelConfig] = {"popularity": popularity, "als": als}
     configs.update(source_configs or {})
     all_ks = sorted({*ks, k, 10})
-    features = item_features_from(database_url)
+    features = item_features_from(database_url, embeddings_path)
     exp = run_experiment(
         frame,
         chosen,
@@ -412,6 +422,7 @@ def evaluate_models(
     models: Sequence[str] | None = None,
     *,
     database_url: str | None = None,
+    embeddings_path: Path | None = None,
     ks: Sequence[int] = DEFAULT_KS,
     test_fraction: float = 0.2,
     split_by: Literal["time", "events"] = "time",
@@ -430,7 +441,7 @@ def evaluate_models(
     exp = run_experiment(
         frame,
         tuple(models) if models else DEFAULT_MODELS,
-        item_features=item_features_from(database_url),
+        item_features=item_features_from(database_url, embeddings_path),
         ranker=ranker,
         ks=ks,
         test_fraction=test_fraction,
