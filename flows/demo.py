@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -12,7 +11,6 @@ from pydantic import BaseModel, Field
 
 from core.settings import Settings
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
