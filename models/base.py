@@ -157,3 +157,42 @@ def cosine_similar(
         dense[np.arange(known.size), cols[known]] = -np.inf
         ids[known], scores[known] = top_k(dense, k, vocabulary)
     return ids, scores
+
+
+def rank_by_global_scores(
+    scores: np.ndarray,
+    interactions: Interactions,
+    user_ids: np.ndarray,
+    k: int,
+    exclude_seen: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same per-item ``scores`` ranked for every user, minus each known user's seen items."""
+    k = check_k(k)
+    users = as_ids(user_ids)
+    rows = np.tile(scores, (users.size, 1))
+    if exclude_seen:
+        mask_seen(rows, interactions, interactions.user_index(users))
+    return top_k(rows, k, interactions.item_ids)
+
+
+def top_by_global_scores(
+    scores: np.ndarray, interactions: Interactions, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` best item ids by ``scores`` and their scores (shorter if the catalogue is)."""
+    ids, best = top_k(scores[None, :], check_k(n), interactions.item_ids)
+    keep = ids[0] >= 0
+    return ids[0][keep], best[0][keep]
+
+
+def similar_by_global_scores(
+    scores: np.ndarray, interactions: Interactions, item_ids: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each known item the best other items by ``scores``; padding for unknown items."""
+    k = check_k(k)
+    cols = interactions.item_index(as_ids(item_ids))
+    known = cols >= 0
+    rows = np.tile(scores, (cols.size, 1))
+    rows[np.flatnonzero(known), cols[known]] = -np.inf
+    ids, out = top_k(rows, k, interactions.item_ids)
+    ids[~known], out[~known] = empty_result(int((~known).sum()), k)
+    return ids, out

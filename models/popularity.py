@@ -8,7 +8,11 @@ from typing import Self
 import numpy as np
 from pydantic import Field
 
-from models.base import as_ids, check_k, empty_result, mask_seen, top_k
+from models.base import (
+    rank_by_global_scores,
+    similar_by_global_scores,
+    top_by_global_scores,
+)
 from models.config import ModelConfig
 from models.errors import ModelFormatError, NotFittedError
 from models.interactions import Interactions
@@ -74,31 +78,15 @@ class PopularityRecommender:
         self, user_ids: np.ndarray, k: int, exclude_seen: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """The most popular items for every user, minus each known user's seen items."""
-        k = check_k(k)
-        users = as_ids(user_ids)
-        scores = np.tile(self.scores, (users.size, 1))
-        if exclude_seen:
-            mask_seen(scores, self.interactions, self.interactions.user_index(users))
-        return top_k(scores, k, self.interactions.item_ids)
+        return rank_by_global_scores(self.scores, self.interactions, user_ids, k, exclude_seen)
 
     def top_items(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` most popular item ids and their scores (shorter if the catalogue is)."""
-        ids, scores = top_k(self.scores[None, :], check_k(n), self.interactions.item_ids)
-        keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
+        return top_by_global_scores(self.scores, self.interactions, n)
 
     def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The most popular other items for each known item; padding for unknown items."""
-        k = check_k(k)
-        items = as_ids(item_ids)
-        cols = self.interactions.item_index(items)
-        scores = np.tile(self.scores, (items.size, 1))
-        known = cols >= 0
-        scores[np.flatnonzero(known), cols[known]] = -np.inf
-        ids, out = top_k(scores, k, self.interactions.item_ids)
-        pad_ids, pad_scores = empty_result(int((~known).sum()), k)
-        ids[~known], out[~known] = pad_ids, pad_scores
-        return ids, out
+        return similar_by_global_scores(self.scores, self.interactions, item_ids, k)
 
     def save(self, path: Path) -> Path:
         """Write config, interactions and scores into directory ``path``."""
