@@ -97,9 +97,7 @@ class ContentRecommender:
             raise ValueError("the item features are empty: the content model has nothing to use")
         if interactions.nnz == 0:
             raise ValueError("cannot fit the content model on an empty interaction matrix")
-        weights = interactions.matrix.astype(np.float32)
-        if not self.config.use_weights:
-            weights.data[:] = 1.0
+        weights = interactions.weights(binary=not self.config.use_weights)
         if self.config.half_life_days is not None:
             owners = np.repeat(np.arange(interactions.n_users), np.diff(weights.indptr))
             latest = np.full(interactions.n_users, -np.inf)

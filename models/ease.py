@@ -61,12 +61,6 @@ class EASERecommender:
         assert self._weights is not None
         return self._weights
 
-    def _user_matrix(self, interactions: Interactions) -> np.ndarray:
-        matrix = interactions.matrix.astype(np.float32)
-        if self.config.binary:
-            matrix.data[:] = 1.0
-        return matrix
-
     def fit(self, interactions: Interactions) -> Self:
         """Solve for ``B`` with a Cholesky inverse of the regularised Gram matrix."""
         from scipy.linalg import lapack
@@ -80,7 +74,7 @@ class EASERecommender:
                 f"EASE needs a dense {n} x {n} matrix ({4 * n * n / 2**30:.1f} GiB); the "
                 f"catalogue exceeds max_items={self.config.max_items}: raise it or filter items"
             )
-        x = self._user_matrix(interactions)
+        x = interactions.weights(self.config.binary)
         with threadpool_limits(self.config.num_threads):
             gram = (x.T @ x).toarray().astype(np.float32)
             gram[np.diag_indices(n)] += self.config.l2
@@ -102,7 +96,7 @@ class EASERecommender:
         self, user_ids: np.ndarray, k: int, exclude_seen: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k items by ``x_u B``; unknown users get a row of padding."""
-        x = self._user_matrix(self.interactions)
+        x = self.interactions.weights(self.config.binary)
 
         def score(rows: np.ndarray) -> np.ndarray:
             return np.asarray(x[rows] @ self.weights)

@@ -133,6 +133,13 @@ class Interactions:
         """Number of columns (items)."""
         return int(self.item_ids.size)
 
+    def weights(self, binary: bool = False) -> sp.csr_matrix:
+        """A float32 copy of the matrix; every stored weight set to 1 when ``binary``."""
+        matrix = self.matrix.astype(np.float32)
+        if binary:
+            matrix.data[:] = 1.0
+        return matrix
+
     @property
     def nnz(self) -> int:
         """Number of (user, item) pairs with a weight."""

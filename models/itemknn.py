@@ -62,12 +62,6 @@ class ItemKNNRecommender:
         assert self._similarity is not None
         return self._similarity
 
-    def _user_matrix(self, interactions: Interactions) -> sp.csr_matrix:
-        matrix = interactions.matrix.astype(np.float32)
-        if self.config.binary:
-            matrix.data[:] = 1.0
-        return matrix
-
     def fit(self, interactions: Interactions) -> Self:
         """Compute each item's ``neighbours`` most similar items."""
         from implicit.nearest_neighbours import (
@@ -91,7 +85,7 @@ class ItemKNNRecommender:
         with warnings.catch_warnings():
             # implicit converts its own transposed matrices and warns about it
             warnings.simplefilter("ignore", ParameterWarning)
-            model.fit(self._user_matrix(interactions), show_progress=False)
+            model.fit(interactions.weights(self.config.binary), show_progress=False)
         similarity = sp.csr_matrix(model.similarity, dtype=np.float32)
         similarity.setdiag(0.0)
         similarity.eliminate_zeros()
@@ -105,7 +99,7 @@ class ItemKNNRecommender:
 
         Items with no similarity to anything the user saw are padding, not zero-score picks.
         """
-        user_matrix = self._user_matrix(self.interactions)
+        user_matrix = self.interactions.weights(self.config.binary)
 
         def score(rows: np.ndarray) -> np.ndarray:
             dense = (user_matrix[rows] @ self.similarity).toarray()
