@@ -14,6 +14,7 @@ from core.errors import DatasetError
 from core.eventlog import write_events
 from features import schema as s
 from features.build import build_feature_tables, popularity_ranks
+from tests.event_rows import event_row
 
 AS_OF = datetime(2024, 3, 10, tzinfo=UTC)
 
@@ -22,40 +23,22 @@ def _ts(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz="UTC")
 
 
-def _event(
-    user: int,
-    video: int,
-    kind: str,
-    at: str,
-    value: float | None = None,
-    watch: float | None = None,
-) -> dict[str, object]:
-    return {
-        c.USER_ID: user,
-        c.VIDEO_ID: video,
-        c.EVENT_TYPE: kind,
-        c.EVENT_TIMESTAMP: at,
-        c.VALUE: value,
-        c.WATCH_SECONDS: watch,
-    }
-
-
 EVENTS = [
-    _event(1, 10, "impression", "2024-03-01T09:00Z"),
-    _event(1, 10, "click", "2024-03-01T09:01Z"),
-    _event(1, 10, "play", "2024-03-01T09:02Z", watch=120),
-    _event(1, 10, "complete", "2024-03-01T09:10Z", watch=60),
-    _event(1, 10, "rate", "2024-03-02T20:00Z", value=5),
-    _event(1, 20, "impression", "2024-03-02T20:05Z"),
-    _event(2, 10, "impression", "2024-03-02T08:00Z"),
-    _event(2, 20, "impression", "2024-03-02T08:01Z"),
-    _event(2, 20, "click", "2024-03-02T08:02Z"),
-    _event(2, 20, "play", "2024-03-02T08:03Z", watch=30),
-    _event(2, 20, "play", "2024-03-05T12:00Z", watch=45),
-    _event(2, 20, "like", "2024-03-05T12:30Z"),
-    _event(2, 20, "rate", "2024-03-05T12:31Z", value=3),
-    _event(3, 10, "play", "2024-03-09T10:00Z", watch=100),
-    _event(3, 30, "rate", "2024-03-09T10:00Z", value=4),
+    event_row(1, 10, "impression", "2024-03-01T09:00Z"),
+    event_row(1, 10, "click", "2024-03-01T09:01Z"),
+    event_row(1, 10, "play", "2024-03-01T09:02Z", watch=120),
+    event_row(1, 10, "complete", "2024-03-01T09:10Z", watch=60),
+    event_row(1, 10, "rate", "2024-03-02T20:00Z", value=5),
+    event_row(1, 20, "impression", "2024-03-02T20:05Z"),
+    event_row(2, 10, "impression", "2024-03-02T08:00Z"),
+    event_row(2, 20, "impression", "2024-03-02T08:01Z"),
+    event_row(2, 20, "click", "2024-03-02T08:02Z"),
+    event_row(2, 20, "play", "2024-03-02T08:03Z", watch=30),
+    event_row(2, 20, "play", "2024-03-05T12:00Z", watch=45),
+    event_row(2, 20, "like", "2024-03-05T12:30Z"),
+    event_row(2, 20, "rate", "2024-03-05T12:31Z", value=3),
+    event_row(3, 10, "play", "2024-03-09T10:00Z", watch=100),
+    event_row(3, 30, "rate", "2024-03-09T10:00Z", value=4),
 ]
 
 
@@ -147,7 +130,7 @@ def test_popularity_rank_counts_only_videos_seen_so_far() -> None:
     assert ranks.tolist() == [1, 2, 1, 3]
 
 
-def test_as_of_drops_later_events_and_defaults_to_the_latest_event(
+def test_as_of_drops_later_events_and_defaults_to_the_latestevent_row(
     events_file: Path, tmp_path: Path
 ) -> None:
     cutoff = datetime(2024, 3, 5, 12, 0)  # naive means UTC; inclusive
@@ -175,7 +158,7 @@ def test_missing_empty_and_bad_logs_raise_clear_errors(tmp_path: Path) -> None:
         build_feature_tables(empty, out)
 
     odd = write_events(
-        pd.DataFrame([_event(1, 1, "share", "2024-01-01T00:00Z")]), tmp_path / "odd.parquet"
+        pd.DataFrame([event_row(1, 1, "share", "2024-01-01T00:00Z")]), tmp_path / "odd.parquet"
     )
     with pytest.raises(DatasetError, match="unknown event types: share"):
         build_feature_tables(odd, out)

@@ -24,38 +24,20 @@ from features.store import (
     sync_features,
     write_store_config,
 )
-
-
-def _event(
-    user: int,
-    video: int,
-    kind: str,
-    at: str,
-    value: float | None = None,
-    watch: float | None = None,
-) -> dict[str, object]:
-    return {
-        c.USER_ID: user,
-        c.VIDEO_ID: video,
-        c.EVENT_TYPE: kind,
-        c.EVENT_TIMESTAMP: at,
-        c.VALUE: value,
-        c.WATCH_SECONDS: watch,
-    }
-
+from tests.event_rows import event_row
 
 EVENTS = [
-    _event(1, 1, "play", "2024-05-01T10:00Z", watch=100),
-    _event(1, 1, "complete", "2024-05-01T10:05Z", watch=20),
-    _event(1, 1, "rate", "2024-05-01T10:06Z", value=4),
-    _event(1, 2, "impression", "2024-05-01T10:07Z"),
-    _event(2, 1, "impression", "2024-05-02T09:00Z"),
-    _event(2, 1, "click", "2024-05-02T09:01Z"),
-    _event(2, 1, "play", "2024-05-02T09:02Z", watch=50),
-    _event(2, 1, "like", "2024-05-02T09:03Z"),
+    event_row(1, 1, "play", "2024-05-01T10:00Z", watch=100),
+    event_row(1, 1, "complete", "2024-05-01T10:05Z", watch=20),
+    event_row(1, 1, "rate", "2024-05-01T10:06Z", value=4),
+    event_row(1, 2, "impression", "2024-05-01T10:07Z"),
+    event_row(2, 1, "impression", "2024-05-02T09:00Z"),
+    event_row(2, 1, "click", "2024-05-02T09:01Z"),
+    event_row(2, 1, "play", "2024-05-02T09:02Z", watch=50),
+    event_row(2, 1, "like", "2024-05-02T09:03Z"),
 ]
 
-LATER = [_event(1, 2, "play", "2024-05-03T12:00Z", watch=10)]
+LATER = [event_row(1, 2, "play", "2024-05-03T12:00Z", watch=10)]
 
 
 def _check_first_sync(client: FeatureClient) -> None:
