@@ -325,3 +325,31 @@ def _parse_trun(
 def top_level_types(data: bytes) -> list[str]:
     """The types of the top-level boxes of a file, in order."""
     return [box.type for box in iter_boxes(data)]
+
+
+def shift_fragments(data: bytes, decode_shift: int, sequence_shift: int) -> bytes:
+    """``data`` (whole ``moof`` + ``mdat`` boxes) with every ``tfdt`` base media decode time
+    moved by ``decode_shift`` ticks and every ``mfhd`` sequence number by ``sequence_shift``.
+
+    Used to append separately packaged chunks of one rung to a single continuous timeline.
+    Raises ``MediaError`` when a value would leave its field's range.
+    """
+    out = bytearray(data)
+    for moof in (b for b in iter_boxes(data) if b.type == "moof"):
+        mfhd = _child(data, moof, "mfhd")
+        if mfhd is None:
+            raise MediaError(f"the moof at byte {moof.offset} has no mfhd")
+        (sequence,) = struct.unpack_from(">I", data, mfhd.body + 4)
+        if not 0 <= sequence + sequence_shift < 1 << 32:
+            raise MediaError(f"fragment sequence number {sequence + sequence_shift} out of range")
+        struct.pack_into(">I", out, mfhd.body + 4, sequence + sequence_shift)
+        for traf in _children(data, moof, "traf"):
+            tfdt = _child(data, traf, "tfdt")
+            if tfdt is None:
+                raise MediaError(f"a traf at byte {traf.offset} has no tfdt to shift")
+            fmt = ">Q" if data[tfdt.body] else ">I"
+            (time,) = struct.unpack_from(fmt, data, tfdt.body + 4)
+            if not 0 <= time + decode_shift < 1 << (64 if fmt == ">Q" else 32):
+                raise MediaError(f"decode time {time + decode_shift} out of the tfdt's range")
+            struct.pack_into(fmt, out, tfdt.body + 4, time + decode_shift)
+    return bytes(out)

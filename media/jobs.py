@@ -174,11 +174,15 @@ def job_status(database_url: str, video_id: int) -> JobStatus:
         units = detail.get("units", {})
         rungs: dict[str, str] = {}
         published = list(detail.get("published", []))
+        progressive = detail.get("progressive") or {}
+        live = (progressive.get("state") or {}).get("chunks", 0)
         for spec in detail.get("rungs", []):
             name = spec["name"]
             states = [u["state"] for k, u in units.items() if k.startswith(f"{name}/")]
             if name in published:
                 rungs[name] = "published"
+            elif progressive.get("rung") == name and live:
+                rungs[name] = f"playable, growing ({live}/{len(states)} chunks out)"
             elif states and all(s == UNIT_DONE for s in states):
                 rungs[name] = "encoded"
             elif any(s in (UNIT_DONE, UNIT_RUNNING) for s in states):
@@ -208,7 +212,7 @@ def job_status(database_url: str, video_id: int) -> JobStatus:
                 )
                 for key, u in units.items()
             ],
-            master=detail.get("master") if published else None,
+            master=detail.get("master") if published or live else None,
             started_at=job.started_at,
             finished_at=job.finished_at,
         )

@@ -17,11 +17,19 @@ from pathlib import Path
 from typing import BinaryIO
 
 import av
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from media.codecs import aac_codec_string, video_codec_string
 from media.errors import MediaError
-from media.isobmff import Fragment, Sample, Track, parse_fragments, parse_init, scan_boxes
+from media.isobmff import (
+    Fragment,
+    Sample,
+    Track,
+    parse_fragments,
+    parse_init,
+    scan_boxes,
+    shift_fragments,
+)
 from media.playlists import (
     Rendition,
     Segment,
@@ -248,10 +256,46 @@ def package_rung(
     return rung
 
 
-def _split_rung(
-    fragmented: Path, folder: Path, name: str, video: _Video, segment_seconds: float
-) -> RungPlaylist:
-    """Cut a per-GOP fragmented file into init + segments and write both playlists."""
+class SegmentInfo(BaseModel):
+    """One cut video segment: where it sits on the rung's timeline, its size and key frames."""
+
+    model_config = ConfigDict(frozen=True)
+
+    uri: str
+    start_s: float = Field(description="Presentation start, seconds from the rung's start.")
+    duration_s: float
+    size: int
+    iframes: list[tuple[float, int, int]] = Field(
+        description="Per GOP: (seconds until the next key frame, byte length, byte offset)."
+    )
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """Segments cut from one fragmented file."""
+
+    init: bytes
+    timescale: int
+    segments: list[SegmentInfo]
+    duration_s: float
+    first_decode_time: int
+    end_decode_time: int
+    fragments: int
+
+
+def _cut_segments(
+    fragmented: Path,
+    folder: Path,
+    segment_seconds: float,
+    offset_s: float = 0.0,
+    first_number: int = 0,
+) -> _Cut:
+    """Cut a per-GOP fragmented file into segments in ``folder`` (init bytes are returned).
+
+    A segment starts at the first key frame on or after each multiple of ``segment_seconds``
+    of the rung's timeline, where the file's first frame sits at ``offset_s``; segments are
+    numbered from ``first_number``.
+    """
     with fragmented.open("rb") as handle:
         boxes = scan_boxes(handle)
         moov = next((b for b in boxes if b.type == "moov"), None)
@@ -259,7 +303,6 @@ def _split_rung(
             raise MediaError(f"{fragmented}: the muxer wrote no moov box")
         handle.seek(0)
         init = handle.read(moov.end)
-        (folder / INIT_SEGMENT).write_bytes(init)
         track = _video_track(parse_init(init), fragmented)
         fragments = [f for f in parse_fragments(handle, {track.track_id: track}) if _first(f)]
         if not fragments:
@@ -267,56 +310,277 @@ def _split_rung(
         scale = track.timescale
         starts = [_first(f).presentation_time / scale for f in fragments]
         origin = starts[0]
-        total = sum(s.duration for f in fragments for s in f.samples[track.track_id]) / scale
+        ticks = sum(s.duration for f in fragments for s in f.samples[track.track_id])
+        total = ticks / scale
+
+        def slot(start: float) -> int:
+            return math.floor((start - origin + offset_s) / segment_seconds + 1e-6)
+
         groups: list[list[int]] = []
         for index, start in enumerate(starts):
-            slot = math.floor((start - origin) / segment_seconds + 1e-6)
-            if not groups or slot > math.floor(
-                (starts[groups[-1][0]] - origin) / segment_seconds + 1e-6
-            ):
+            if not groups or slot(start) > slot(starts[groups[-1][0]]):
                 groups.append([])
             groups[-1].append(index)
-        segments, iframes, sizes, iframe_sizes = [], [], [], []
-        for number, group in enumerate(groups):
+        segments = []
+        for number, group in enumerate(groups, start=first_number):
             uri = SEGMENT_NAME.format(number)
             first, last = fragments[group[0]], fragments[group[-1]]
             with (folder / uri).open("wb") as out:
                 handle.seek(first.offset)
                 _copy(handle, out, last.end - first.offset)
-            sizes.append(last.end - first.offset)
-            end = starts[groups[number + 1][0]] if number + 1 < len(groups) else origin + total
-            segments.append(Segment(uri=uri, duration_s=end - starts[group[0]]))
+            after = number - first_number + 1
+            end = starts[groups[after][0]] if after < len(groups) else origin + total
+            iframes = []
             for index in group:
                 fragment, sample = fragments[index], _first(fragments[index])
-                length = sample.offset + sample.size - fragment.offset
                 until = starts[index + 1] if index + 1 < len(starts) else origin + total
-                iframe_range = (length, fragment.offset - first.offset)
-                iframes.append(
-                    Segment(uri=uri, duration_s=until - starts[index], byte_range=iframe_range)
+                length = sample.offset + sample.size - fragment.offset
+                iframes.append((until - starts[index], length, fragment.offset - first.offset))
+            segments.append(
+                SegmentInfo(
+                    uri=uri,
+                    start_s=round(starts[group[0]] - origin + offset_s, 6),
+                    duration_s=end - starts[group[0]],
+                    size=last.end - first.offset,
+                    iframes=iframes,
                 )
-                iframe_sizes.append(length)
-    (folder / MEDIA_PLAYLIST).write_text(format_media_playlist(segments, INIT_SEGMENT), "utf-8")
-    (folder / IFRAME_PLAYLIST).write_text(
-        format_media_playlist(iframes, INIT_SEGMENT, iframes_only=True), "utf-8"
+            )
+    first_sample = fragments[0].samples[track.track_id][0]
+    return _Cut(
+        init=init,
+        timescale=scale,
+        segments=segments,
+        duration_s=total,
+        first_decode_time=first_sample.decode_time,
+        end_decode_time=first_sample.decode_time + ticks,
+        fragments=len(fragments),
     )
+
+
+def _write_playlists(
+    folder: Path, segments: list[SegmentInfo], *, media: str, iframes: str, **kind: object
+) -> None:
+    """Write the media and I-frame playlists of ``segments`` (``kind``: playlist type options)."""
+    media_segments = [Segment(uri=s.uri, duration_s=s.duration_s) for s in segments]
+    iframe_segments = [
+        Segment(uri=s.uri, duration_s=seconds, byte_range=(length, offset))
+        for s in segments
+        for seconds, length, offset in s.iframes
+    ]
+    write_atomically(folder / media, format_media_playlist(media_segments, INIT_SEGMENT, **kind))
+    write_atomically(
+        folder / iframes,
+        format_media_playlist(iframe_segments, INIT_SEGMENT, iframes_only=True, **kind),
+    )
+
+
+def _rung_playlist(
+    folder: Path,
+    name: str,
+    video: _Video,
+    segments: list[SegmentInfo],
+    duration_s: float,
+    *,
+    media: str = MEDIA_PLAYLIST,
+    iframes: str = IFRAME_PLAYLIST,
+) -> RungPlaylist:
+    """What the master playlist says about a rung whose segments are ``segments``."""
+    sizes = [s.size for s in segments]
     durations = [s.duration_s for s in segments]
-    iframe_durations = [s.duration_s for s in iframes]
+    iframe_sizes = [length for s in segments for _, length, _ in s.iframes]
+    iframe_durations = [seconds for s in segments for seconds, _, _ in s.iframes]
     return RungPlaylist(
         name=name,
-        playlist=folder / MEDIA_PLAYLIST,
-        iframe_playlist=folder / IFRAME_PLAYLIST,
+        playlist=folder / media,
+        iframe_playlist=folder / iframes,
         width=video.width,
         height=video.height,
         frame_rate=float(video.frame_rate),
         codecs=video.codecs,
-        duration_s=round(total, 6),
-        segment_starts_s=[round(starts[g[0]] - origin, 6) for g in groups],
+        duration_s=round(duration_s, 6),
+        segment_starts_s=[s.start_s for s in segments],
         peak_bitrate=peak_segment_bitrate(sizes, durations, target_duration(durations)),
         average_bitrate=average_bitrate(sizes, durations),
         iframe_peak_bitrate=peak_segment_bitrate(
             iframe_sizes, iframe_durations, target_duration(iframe_durations)
         ),
         iframe_average_bitrate=average_bitrate(iframe_sizes, iframe_durations),
+    )
+
+
+def _split_rung(
+    fragmented: Path, folder: Path, name: str, video: _Video, segment_seconds: float
+) -> RungPlaylist:
+    """Cut a per-GOP fragmented file into init + segments and write both VOD playlists."""
+    cut = _cut_segments(fragmented, folder, segment_seconds)
+    (folder / INIT_SEGMENT).write_bytes(cut.init)
+    _write_playlists(folder, cut.segments, media=MEDIA_PLAYLIST, iframes=IFRAME_PLAYLIST)
+    return _rung_playlist(folder, name, video, cut.segments, cut.duration_s)
+
+
+LIVE_PLAYLIST = "live.m3u8"
+LIVE_IFRAME_PLAYLIST = "iframes_live.m3u8"
+
+
+class ProgressiveRung(BaseModel):
+    """A rung published chunk by chunk as an EVENT playlist while the rest is encoded.
+
+    Its segments are written once and never change; when the last chunk is in, ``finish_rung``
+    writes the VOD playlists over the same segments. Serialisable, so a job can resume it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    folder: Path
+    codecs: str
+    width: int
+    height: int
+    frame_rate: float
+    target: int = Field(description="#EXT-X-TARGETDURATION, fixed for the EVENT playlist.")
+    chunks: int = 0
+    fragments: int = 0
+    next_decode_time: int = 0
+    duration_s: float = 0.0
+    segments: list[SegmentInfo] = []
+
+    def _video(self) -> _Video:
+        return _Video(self.codecs, self.width, self.height, Fraction(self.frame_rate))
+
+    def live(self, declared_peak: int = 0) -> RungPlaylist:
+        """The rung as its EVENT playlists, with BANDWIDTH at least ``declared_peak``.
+
+        The peak measured so far can grow with later segments, so the master declares the
+        larger of it and ``declared_peak`` (the encoder's cap) until the rung is complete.
+        """
+        rung = _rung_playlist(
+            self.folder,
+            self.name,
+            self._video(),
+            self.segments,
+            self.duration_s,
+            media=LIVE_PLAYLIST,
+            iframes=LIVE_IFRAME_PLAYLIST,
+        )
+        return rung.model_copy(update={"peak_bitrate": max(rung.peak_bitrate, declared_peak)})
+
+
+def append_chunk(
+    progress: ProgressiveRung | None,
+    encoded: Path,
+    out_dir: Path,
+    name: str,
+    offset_s: float,
+    segment_seconds: float = 6.0,
+) -> ProgressiveRung:
+    """Package the next chunk of a rung (``encoded``, starting ``offset_s`` into the video)
+    and append its segments to ``out_dir/<name>/`` and its EVENT playlists.
+
+    The chunk must start on a segment boundary and follow the chunks already appended; its
+    fragments are moved onto the rung's continuous timeline (``tfdt``) and fragment numbering
+    (``mfhd``). A first chunk (``progress`` None) replaces whatever the rung folder held.
+    Raises ``MediaError`` if the chunk's init segment differs from the rung's (another codec
+    configuration cannot join the same timeline).
+    """
+    encoded, out_dir = Path(encoded), Path(out_dir)
+    _check_input(encoded, segment_seconds)
+    if not _NAME.match(name):
+        raise MediaError(f"rung name {name!r} must be 1-32 letters, digits, '_' or '-'")
+    folder = out_dir / name
+    staging = out_dir / f".{name}.chunk-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    try:
+        fragmented = staging / "fragmented.mp4"
+        video = _fragment_video(encoded, fragmented)
+        first_number = len(progress.segments) if progress else 0
+        cut = _cut_segments(fragmented, staging, segment_seconds, offset_s, first_number)
+        if progress is None:
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            (folder / INIT_SEGMENT).write_bytes(cut.init)
+            target = max(
+                target_duration([s.duration_s for s in cut.segments]),
+                math.floor(segment_seconds + 0.5),
+            )
+            progress = ProgressiveRung(
+                name=name,
+                folder=folder,
+                codecs=video.codecs,
+                width=video.width,
+                height=video.height,
+                frame_rate=float(video.frame_rate),
+                target=target,
+                next_decode_time=cut.first_decode_time,
+            )
+        elif _without_bitrates((folder / INIT_SEGMENT).read_bytes()) != _without_bitrates(cut.init):
+            raise MediaError(
+                f"{encoded}: its init segment differs from rung {name}'s; it cannot be appended"
+            )
+        expected = progress.duration_s
+        if abs(offset_s - expected) > 0.5 / progress.frame_rate:
+            raise MediaError(
+                f"{encoded}: chunk starts at {offset_s:.3f} s but rung {name} ends at "
+                f"{expected:.3f} s"
+            )
+        shift = progress.next_decode_time - cut.first_decode_time
+        for segment in cut.segments:
+            data = (staging / segment.uri).read_bytes()
+            tmp = folder / f".{segment.uri}.tmp"
+            tmp.write_bytes(shift_fragments(data, shift, progress.fragments))
+            tmp.replace(folder / segment.uri)
+        progress = progress.model_copy(
+            update={
+                "chunks": progress.chunks + 1,
+                "fragments": progress.fragments + cut.fragments,
+                "next_decode_time": cut.end_decode_time + shift,
+                "duration_s": round(progress.duration_s + cut.duration_s, 6),
+                "segments": [*progress.segments, *cut.segments],
+            }
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _write_playlists(
+        folder,
+        progress.segments,
+        media=LIVE_PLAYLIST,
+        iframes=LIVE_IFRAME_PLAYLIST,
+        playlist_type="EVENT",
+        endlist=False,
+        target=progress.target,
+    )
+    return progress
+
+
+def _without_bitrates(init: bytes) -> bytes:
+    """``init`` with the payload of its ``btrt`` boxes zeroed: the bit rates an encoder measured
+    on one chunk, informative only, differ between chunks of one rung."""
+    out = bytearray(init)
+    start = 0
+    while (found := init.find(b"btrt", start)) >= 4:
+        size = int.from_bytes(init[found - 4 : found], "big")
+        if size == 20:  # size, type, bufferSizeDB, maxBitrate, avgBitrate
+            out[found + 4 : found + 16] = bytes(12)
+        start = found + 4
+    return bytes(out)
+
+
+def finish_rung(progress: ProgressiveRung) -> RungPlaylist:
+    """Complete a progressive rung: end its EVENT playlists and write its VOD playlists."""
+    if not progress.segments:
+        raise MediaError(f"rung {progress.name} has no segments to finish")
+    kind = {"playlist_type": "EVENT", "target": progress.target}
+    _write_playlists(
+        progress.folder,
+        progress.segments,
+        media=LIVE_PLAYLIST,
+        iframes=LIVE_IFRAME_PLAYLIST,
+        **kind,
+    )
+    _write_playlists(
+        progress.folder, progress.segments, media=MEDIA_PLAYLIST, iframes=IFRAME_PLAYLIST
+    )
+    return _rung_playlist(
+        progress.folder, progress.name, progress._video(), progress.segments, progress.duration_s
     )
 
 

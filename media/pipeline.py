@@ -11,9 +11,11 @@ missing units.
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -26,7 +28,7 @@ from core.paths import DataPaths
 from core.settings import get_settings
 from core.types import JobState, VideoStatus
 from media.catalogue import mark_processing, record_failure, record_rendition
-from media.chunks import plan_chunks
+from media.chunks import Chunk, plan_chunks, plan_progressive_chunks
 from media.errors import MediaError
 from media.ingest import IngestLimits, ingest_file
 from media.jobs import (
@@ -40,7 +42,16 @@ from media.jobs import (
     unit_key,
     update_job,
 )
-from media.package import AudioPlaylist, RungPlaylist, package_audio, package_rung, write_master
+from media.package import (
+    AudioPlaylist,
+    ProgressiveRung,
+    RungPlaylist,
+    append_chunk,
+    finish_rung,
+    package_audio,
+    package_rung,
+    write_master,
+)
 from media.probe import probe
 from media.rung import LADDER, Rung, VideoCodec, ladder_for
 from media.tasks import Target, UnitOutcome, UnitSpec, run_units_locally, run_units_on_ray
@@ -68,6 +79,18 @@ class TranscodeOptions(BaseModel):
     share_decode: bool = Field(
         True, description="Encode all rungs above the lowest from one decode per chunk."
     )
+    progressive: bool = Field(
+        True,
+        description=(
+            "Publish the lowest rung as an EVENT playlist that grows chunk by chunk (chunks of "
+            "1, 1, 2, 4, ... segments), so the video plays within seconds; it turns VOD when done."
+        ),
+    )
+    threads: int = Field(
+        1,
+        ge=0,
+        description="Decoder and encoder threads per task (Ray gives a task one CPU); 0: auto.",
+    )
 
 
 class PublishedRung(BaseModel):
@@ -77,12 +100,15 @@ class PublishedRung(BaseModel):
 
     name: str
     playlist: Path
-    encoded: Path
+    encoded: Path | None = Field(description="The rung's MP4; None while it is incomplete.")
     width: int
     height: int
     bandwidth: int
     average_bandwidth: int
     codecs: str
+    complete: bool = Field(
+        True, description="False while the rung is an EVENT playlist still growing."
+    )
 
 
 class LadderPackage(BaseModel):
@@ -108,12 +134,17 @@ def _plan(source: Path, package_dir: Path, work_dir: Path, options: TranscodeOpt
     info = probe(source)
     rungs = ladder_for(*info.display_size, codec=options.codec, ladder=options.ladder)
     chunks = plan_chunks(info.duration_s, info.fps, options.chunk_seconds)
+    rung_chunks: dict[str, list[Chunk]] = {rung.name: chunks for rung in rungs}
+    if options.progressive and rungs:
+        rung_chunks[rungs[0].name] = plan_progressive_chunks(
+            info.duration_s, info.fps, options.segment_seconds, options.chunk_seconds
+        )
     units: dict[str, dict[str, Any]] = {}
     if info.audio_codec is not None:
         units[AUDIO_UNIT] = {"state": UNIT_PENDING, "runs": 0, "weight": 0.02 * info.duration_s}
     for rung in rungs:
         w, h = rung.size_for(*info.display_size)
-        for chunk in chunks:
+        for chunk in rung_chunks[rung.name]:
             start = chunk.start_s or 0.0
             end = chunk.end_s if chunk.end_s is not None else info.duration_s
             units[unit_key(rung.name, chunk.index)] = {
@@ -128,6 +159,12 @@ def _plan(source: Path, package_dir: Path, work_dir: Path, options: TranscodeOpt
         "duration_s": info.duration_s,
         "rungs": [r.model_dump() for r in rungs],
         "chunks": [c.model_dump() for c in chunks],
+        "rung_chunks": {
+            name: [c.model_dump() for c in plan]
+            for name, plan in rung_chunks.items()
+            if plan is not chunks
+        },
+        "progressive": {"rung": rungs[0].name} if options.progressive and rungs else None,
         "units": units,
         "published": [],
         "renditions": {},
@@ -135,10 +172,16 @@ def _plan(source: Path, package_dir: Path, work_dir: Path, options: TranscodeOpt
     }
 
 
+def _chunks_of(detail: dict, rung: str) -> list[dict[str, Any]]:
+    """The chunk plan of ``rung`` (the lowest rung may have its own)."""
+    return detail.get("rung_chunks", {}).get(rung, detail["chunks"])
+
+
 def _specs(detail: dict, options: TranscodeOptions) -> list[UnitSpec]:
-    """Tasks for the units still to run, in submission order: the lowest rung chunk by chunk,
-    the audio, then the other rungs (one task per chunk decoding once for all of them when
-    ``share_decode``), so the lowest rung is playable as early as possible."""
+    """Tasks for the units still to run, in submission order: the lowest rung's first chunk,
+    the audio, the lowest rung's other chunks, then the other rungs (one task per chunk
+    decoding once for all of them when ``share_decode``), so the lowest rung is playable as
+    early as possible."""
     work = Path(detail["work_dir"])
     source = Path(detail["source"])
     units = detail["units"]
@@ -150,7 +193,7 @@ def _specs(detail: dict, options: TranscodeOptions) -> list[UnitSpec]:
     passes: list[list[UnitSpec]] = []
     for group in groups:
         tasks = []
-        for chunk in detail["chunks"]:
+        for chunk in _chunks_of(detail, group[0].name) if group else []:
             targets = []
             for rung in group:
                 key = unit_key(rung.name, chunk["index"])
@@ -167,6 +210,7 @@ def _specs(detail: dict, options: TranscodeOptions) -> list[UnitSpec]:
                         start_s=chunk["start_s"],
                         end_s=chunk["end_s"],
                         preset=options.preset,
+                        threads=options.threads,
                     )
                 )
         passes.append(tasks)
@@ -175,13 +219,13 @@ def _specs(detail: dict, options: TranscodeOptions) -> list[UnitSpec]:
     if AUDIO_UNIT in units and (units[AUDIO_UNIT]["state"] != UNIT_DONE or not out.is_file()):
         audio.append(UnitSpec(key=AUDIO_UNIT, kind="audio", source=source, out=out))
     first, rest = (passes[0], passes[1:]) if passes else ([], [])
-    return [*first, *audio, *(task for tasks in rest for task in tasks)]
+    return [*first[:1], *audio, *first[1:], *(task for tasks in rest for task in tasks)]
 
 
 def _encoded_parts(detail: dict, rung: str) -> list[EncodedRung] | None:
     """The encoded chunks of ``rung`` when all are done, else None."""
     parts = []
-    for chunk in detail["chunks"]:
+    for chunk in _chunks_of(detail, rung):
         unit = detail["units"][unit_key(rung, chunk["index"])]
         if unit["state"] != UNIT_DONE or "encoded" not in unit:
             return None
@@ -215,12 +259,17 @@ class _Publisher:
         return unit is None or unit["state"] == UNIT_DONE
 
     def publish_ready_rungs(self, started: float) -> None:
-        """Publish every rung whose chunks (and the audio) are all done."""
+        """Publish every rung whose chunks (and the audio) are all done, and the chunks of the
+        progressive rung that are done in order."""
         if not self.audio_ready():
             return
+        progressive = self.detail.get("progressive") or {}
         for spec in self.detail["rungs"]:
             name = spec["name"]
             if name in self.detail["published"]:
+                continue
+            if progressive.get("rung") == name and not progressive.get("abandoned"):
+                self._advance(name, started)
                 continue
             parts = _encoded_parts(self.detail, name)
             if parts is None:
@@ -228,6 +277,58 @@ class _Publisher:
             self._publish(name, parts)
             if self.first_playable_s is None:
                 self.first_playable_s = round(time.perf_counter() - started, 3)
+
+    def _advance(self, name: str, started: float) -> None:
+        """Append the progressive rung's chunks that are done in order; finish it when all are."""
+        state = self.detail["progressive"]
+        progress = ProgressiveRung(**state["state"]) if state.get("state") else None
+        chunks = _chunks_of(self.detail, name)
+        appended = progress.chunks if progress else 0
+        grew = False
+        for chunk in chunks[appended:]:
+            unit = self.detail["units"][unit_key(name, chunk["index"])]
+            if unit["state"] != UNIT_DONE or "encoded" not in unit:
+                break
+            encoded = EncodedRung(**unit["encoded"])
+            offset = float(Fraction(encoded.first_frame) / encoded.frame_rate)
+            try:
+                progress = append_chunk(
+                    progress,
+                    encoded.path,
+                    self.package_dir,
+                    name,
+                    offset,
+                    self.options.segment_seconds,
+                )
+            except MediaError as exc:
+                if progress is not None:
+                    raise
+                log.warning(
+                    "video %s: %s is published whole instead (%s)", self.video_id, name, exc
+                )
+                self.detail = update_job(
+                    self.database_url,
+                    self.job_id,
+                    progressive={**state, "abandoned": str(exc)},
+                )
+                return
+            grew = True
+        if not grew or progress is None:
+            return
+        self.detail = update_job(
+            self.database_url,
+            self.job_id,
+            progressive={**state, "state": progress.model_dump(mode="json")},
+        )
+        if progress.chunks < len(chunks):
+            rung = next(Rung(**r) for r in self.detail["rungs"] if r["name"] == name)
+            cap = rung.max_video_bitrate + rung.buffer_size / self.options.segment_seconds
+            self._announce(name, progress.live(math.ceil(cap)), None, complete=False)
+        else:
+            parts = _encoded_parts(self.detail, name) or []
+            self._announce(name, finish_rung(progress), self._joined(name, parts), complete=True)
+        if self.first_playable_s is None:
+            self.first_playable_s = round(time.perf_counter() - started, 3)
 
     def _audio(self) -> AudioPlaylist | None:
         """The packaged audio, packaging it on first use."""
@@ -244,16 +345,25 @@ class _Publisher:
             )
         return AudioPlaylist(**self.detail["audio"])
 
-    def _publish(self, name: str, parts: list[EncodedRung]) -> None:
+    def _joined(self, name: str, parts: list[EncodedRung]) -> EncodedRung:
+        """The chunks of rung ``name`` joined into one MP4 in the work folder."""
         joined = self.work / f"{name}.mp4"
         if len(parts) == 1:
             if parts[0].path.is_file():
                 parts[0].path.replace(joined)
-            encoded = parts[0].model_copy(update={"path": joined})
-        else:
-            encoded = join_chunks(parts, joined)
-        audio = self._audio()
+            return parts[0].model_copy(update={"path": joined})
+        return join_chunks(parts, joined)
+
+    def _publish(self, name: str, parts: list[EncodedRung]) -> None:
+        encoded = self._joined(name, parts)
         rung = package_rung(encoded.path, self.package_dir, name, self.options.segment_seconds)
+        self._announce(name, rung, encoded, complete=True)
+
+    def _announce(
+        self, name: str, rung: RungPlaylist, encoded: EncodedRung | None, complete: bool
+    ) -> None:
+        """Put ``rung`` in the master playlist and the catalogue; record it when complete."""
+        audio = self._audio()
         playlists = {**self.detail.get("playlists", {}), name: rung.model_dump(mode="json")}
         master = write_master(
             self.package_dir, [RungPlaylist(**p) for p in playlists.values()], audio
@@ -261,12 +371,13 @@ class _Publisher:
         published = PublishedRung(
             name=name,
             playlist=rung.playlist,
-            encoded=encoded.path,
+            encoded=encoded.path if encoded is not None else None,
             width=rung.width,
             height=rung.height,
             bandwidth=rung.peak_bitrate + (audio.peak_bitrate if audio else 0),
             average_bandwidth=rung.average_bitrate + (audio.average_bitrate if audio else 0),
             codecs=f"{rung.codecs},{audio.codecs}" if audio else rung.codecs,
+            complete=complete,
         )
         record_rendition(
             self.database_url,
@@ -279,18 +390,25 @@ class _Publisher:
             playlist=published.playlist,
             data_root=self.data_root,
         )
+        done: dict[str, Any] = {}
+        if complete:
+            done = {
+                "published": [*self.detail["published"], name],
+                "renditions": {
+                    **self.detail.get("renditions", {}),
+                    name: published.model_dump(mode="json"),
+                },
+            }
         self.detail = update_job(
-            self.database_url,
-            self.job_id,
-            published=[*self.detail["published"], name],
-            master=str(master),
-            playlists=playlists,
-            renditions={
-                **self.detail.get("renditions", {}),
-                name: published.model_dump(mode="json"),
-            },
+            self.database_url, self.job_id, master=str(master), playlists=playlists, **done
         )
-        log.info("video %s: published %s (%s)", self.video_id, name, master)
+        log.info(
+            "video %s: published %s%s (%s)",
+            self.video_id,
+            name,
+            "" if complete else f" so far ({rung.duration_s:.1f} s, EVENT)",
+            master,
+        )
         if self.on_publish is not None:
             self.on_publish(published)
 

@@ -241,15 +241,38 @@ def target_duration(durations: list[float]) -> int:
     return max((math.floor(d + 0.5) for d in durations), default=0) or 1
 
 
-def format_media_playlist(segments: list[Segment], map_uri: str, iframes_only: bool = False) -> str:
-    """The text of a VOD fMP4 media playlist (an I-frame playlist with ``iframes_only``)."""
+def format_media_playlist(
+    segments: list[Segment],
+    map_uri: str,
+    iframes_only: bool = False,
+    *,
+    playlist_type: str = "VOD",
+    endlist: bool = True,
+    target: int | None = None,
+) -> str:
+    """The text of an fMP4 media playlist (an I-frame playlist with ``iframes_only``).
+
+    ``playlist_type`` VOD (complete, with ``#EXT-X-ENDLIST``) or EVENT (segments are only ever
+    appended; ``endlist`` False while more will come; it starts players at the beginning with
+    ``#EXT-X-START``). ``target`` fixes ``#EXT-X-TARGETDURATION`` (an EVENT playlist must keep
+    it); by default it is computed from the segments.
+    """
+    if playlist_type not in ("VOD", "EVENT"):
+        raise ValueError(f"playlist type must be VOD or EVENT, not {playlist_type!r}")
+    if playlist_type == "VOD" and not endlist:
+        raise ValueError("a VOD playlist is complete: it needs #EXT-X-ENDLIST")
+    computed = target_duration([s.duration_s for s in segments])
+    if target is not None and target < computed:
+        raise ValueError(f"target duration {target} is below the longest segment ({computed})")
     lines = [
         "#EXTM3U",
         f"#EXT-X-VERSION:{PLAYLIST_VERSION}",
-        f"#EXT-X-TARGETDURATION:{target_duration([s.duration_s for s in segments])}",
+        f"#EXT-X-TARGETDURATION:{target or computed}",
         "#EXT-X-MEDIA-SEQUENCE:0",
-        "#EXT-X-PLAYLIST-TYPE:VOD",
+        f"#EXT-X-PLAYLIST-TYPE:{playlist_type}",
     ]
+    if playlist_type == "EVENT":
+        lines.append("#EXT-X-START:TIME-OFFSET=0")
     lines.append("#EXT-X-I-FRAMES-ONLY" if iframes_only else "#EXT-X-INDEPENDENT-SEGMENTS")
     lines.append(f'#EXT-X-MAP:URI="{map_uri}"')
     for segment in segments:
@@ -257,7 +280,8 @@ def format_media_playlist(segments: list[Segment], map_uri: str, iframes_only: b
         if segment.byte_range is not None:
             lines.append(f"#EXT-X-BYTERANGE:{segment.byte_range[0]}@{segment.byte_range[1]}")
         lines.append(segment.uri)
-    lines.append("#EXT-X-ENDLIST")
+    if endlist:
+        lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
 
 

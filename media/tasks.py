@@ -125,6 +125,7 @@ class UnitSpec(BaseModel):
     start_s: float | None = None
     end_s: float | None = None
     preset: str = "veryfast"
+    threads: int = 0
 
     @property
     def unit_keys(self) -> list[str]:
@@ -164,6 +165,7 @@ def run_unit(spec: UnitSpec, node_id: str = "local") -> UnitResult:
             spec.start_s,
             spec.end_s,
             spec.preset,
+            spec.threads,
         )
         videos = {t.key: e for t, e in zip(spec.targets, encoded, strict=True)}
     return UnitResult(

@@ -180,15 +180,17 @@ def encode_rung(
     start_s: float | None = None,
     end_s: float | None = None,
     preset: str = "veryfast",
+    threads: int = 0,
 ) -> EncodedRung:
     """Encode ``source`` (from ``start_s`` to ``end_s``, or whole) as ``rung`` to the MP4 ``out``.
 
     The output is video only, scaled to ``rung.size_for`` the upright source, constant frame rate,
     with capped VBR and an IDR exactly every ``GOP_SECONDS`` (``start_s`` must sit on that grid).
     Timestamps start at zero; ``first_frame`` says where the chunk belongs. The file appears only
-    when complete (written under a temporary name, then renamed).
+    when complete (written under a temporary name, then renamed). ``threads`` caps the decoder's
+    and each encoder's threads (0: as many as FFmpeg likes).
     """
-    return encode_rungs(source, [(out, rung)], start_s, end_s, preset)[0]
+    return encode_rungs(source, [(out, rung)], start_s, end_s, preset, threads)[0]
 
 
 def encode_rungs(
@@ -197,6 +199,7 @@ def encode_rungs(
     start_s: float | None = None,
     end_s: float | None = None,
     preset: str = "veryfast",
+    threads: int = 0,
 ) -> list[EncodedRung]:
     """``encode_rung`` for several ``(out, rung)`` targets from one decode of ``source``."""
     source = Path(source)
@@ -206,7 +209,11 @@ def encode_rungs(
         if not container.streams.video:
             raise MediaError(f"{source}: has no video stream")
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        if threads < 0:
+            raise MediaError(f"threads must be 0 (automatic) or more, got {threads}")
+        if threads != 1:
+            stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = threads
         fps = output_fps(stream)
         gop = gop_frames(fps)
         first = round(Fraction(start_s or 0).limit_denominator(1_000_000) * fps)
@@ -230,6 +237,7 @@ def encode_rungs(
                         rung.encoder, rate=fps, options=_encoder_options(rung, gop, preset)
                     )
                     video.pix_fmt, video.bit_rate = "yuv420p", rung.video_bitrate
+                    video.codec_context.thread_count = threads
                     if rung.codec == "hevc":
                         video.codec_tag = "hvc1"
                     encoders.append((output, video, rung))

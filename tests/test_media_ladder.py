@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from media.chunks import plan_chunks
+from media.chunks import plan_chunks, plan_progressive_chunks
 from media.errors import MediaError
 from media.rung import GOP_SECONDS, LADDER, ladder_for, output_size
 
@@ -86,3 +86,39 @@ def test_chunk_planning_rejects_nonsense() -> None:
         plan_chunks(0, 25, 30)
     with pytest.raises(MediaError, match="chunk length must be positive"):
         plan_chunks(10, 25, -2)
+
+
+def test_progressive_chunks_start_small_and_sit_on_segment_boundaries() -> None:
+    def spans(chunks: list) -> list[tuple[float | None, float | None]]:
+        return [(c.start_s, c.end_s) for c in chunks]
+
+    # 1, 1, 2, 4 segments of 6 s, then capped at 30 s (5 segments)
+    assert spans(plan_progressive_chunks(120, 30, 6.0, 30)) == [
+        (None, 6.0),
+        (6.0, 12.0),
+        (12.0, 24.0),
+        (24.0, 48.0),
+        (48.0, 78.0),
+        (78.0, 108.0),
+        (108.0, None),
+    ]
+    # 5 s segments on a 2 s GOP grid are cut at the first GOP start on or after 5k s
+    assert spans(plan_progressive_chunks(60, 25, 5.0, 30)) == [
+        (None, 6.0),
+        (6.0, 10.0),
+        (10.0, 20.0),
+        (20.0, 40.0),
+        (40.0, None),
+    ]
+    fps = Fraction(30000, 1001)
+    for chunk in plan_progressive_chunks(60, fps, 6.0, 30)[1:]:
+        frame = chunk.start_s * fps
+        assert frame == pytest.approx(round(frame), abs=1e-6) and round(frame) % 60 == 0
+    # a tail under one GOP joins the last chunk; short videos and no cap are one chunk
+    assert spans(plan_progressive_chunks(13.0, 25, 6.0, 30)) == [(None, 6.0), (6.0, None)]
+    assert spans(plan_progressive_chunks(7.0, 25, 6.0, 30)) == [(None, None)]
+    assert spans(plan_progressive_chunks(60, 25, 6.0, None)) == [(None, None)]
+    with pytest.raises(MediaError, match="segment length must be positive"):
+        plan_progressive_chunks(10, 25, 0, 30)
+    with pytest.raises(MediaError, match="cannot chunk a video of 0"):
+        plan_progressive_chunks(0, 25, 6.0, 30)

