@@ -79,6 +79,14 @@ class TranscodeOptions(BaseModel):
     share_decode: bool = Field(
         True, description="Encode all rungs above the lowest from one decode per chunk."
     )
+    lowest_first: bool = Field(
+        True,
+        description=(
+            "Encode the lowest rung in its own pass first, so the video plays early (the source "
+            "is decoded twice); False encodes every rung from one decode per chunk (throughput "
+            "first, nothing plays until every chunk of a rung is done)."
+        ),
+    )
     progressive: bool = Field(
         True,
         description=(
@@ -135,7 +143,8 @@ def _plan(source: Path, package_dir: Path, work_dir: Path, options: TranscodeOpt
     rungs = ladder_for(*info.display_size, codec=options.codec, ladder=options.ladder)
     chunks = plan_chunks(info.duration_s, info.fps, options.chunk_seconds)
     rung_chunks: dict[str, list[Chunk]] = {rung.name: chunks for rung in rungs}
-    if options.progressive and rungs:
+    progressive = options.progressive and options.lowest_first and bool(rungs)
+    if progressive:
         rung_chunks[rungs[0].name] = plan_progressive_chunks(
             info.duration_s, info.fps, options.segment_seconds, options.chunk_seconds
         )
@@ -164,7 +173,7 @@ def _plan(source: Path, package_dir: Path, work_dir: Path, options: TranscodeOpt
             for name, plan in rung_chunks.items()
             if plan is not chunks
         },
-        "progressive": {"rung": rungs[0].name} if options.progressive and rungs else None,
+        "progressive": {"rung": rungs[0].name} if progressive else None,
         "units": units,
         "published": [],
         "renditions": {},
@@ -181,14 +190,17 @@ def _specs(detail: dict, options: TranscodeOptions) -> list[UnitSpec]:
     """Tasks for the units still to run, in submission order: the lowest rung's first chunk,
     the audio, the lowest rung's other chunks, then the other rungs (one task per chunk
     decoding once for all of them when ``share_decode``), so the lowest rung is playable as
-    early as possible."""
+    early as possible. Without ``lowest_first``: the audio, then one task per chunk for all
+    rungs."""
     work = Path(detail["work_dir"])
     source = Path(detail["source"])
     units = detail["units"]
     rungs = [Rung(**spec) for spec in detail["rungs"] if spec["name"] not in detail["published"]]
     lowest = detail["rungs"][0]["name"]
     groups = [[r] for r in rungs]
-    if options.share_decode:
+    if options.share_decode and not options.lowest_first:
+        groups = [[], rungs]
+    elif options.share_decode:
         groups = [[r for r in rungs if r.name == lowest], [r for r in rungs if r.name != lowest]]
     passes: list[list[UnitSpec]] = []
     for group in groups:

