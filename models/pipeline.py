@@ -45,6 +45,7 @@ from models.postprocess import (
     reason,
 )
 from models.ranker import FeatureContext, NeuralRanker, feature_names
+from models.rp3beta import RP3betaConfig, RP3betaRecommender
 from models.side_info import ItemFeatures
 from models.trending import TrendingConfig, TrendingRecommender
 
@@ -69,6 +70,7 @@ FAMILIES: dict[str, Family] = {
     "bpr": Family(BPRRecommender, BPRConfig, "collaborative"),
     "itemknn": Family(ItemKNNRecommender, ItemKNNConfig, "collaborative"),
     "ease": Family(EASERecommender, EASEConfig, "collaborative"),
+    "rp3beta": Family(RP3betaRecommender, RP3betaConfig, "collaborative"),
     "lightfm": Family(LightFMRecommender, LightFMConfig, "collaborative"),
     "content": Family(ContentRecommender, ContentConfig, "content"),
 }

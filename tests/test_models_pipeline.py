@@ -279,3 +279,19 @@ def test_new_video_gets_content_neighbours_and_content_joins_the_blend() -> None
     assert np.all((ids[0] >= 110) & (ids[0] < 120))
     explained = pipe.recommend_explained(np.array([2]), 10)[0]
     assert {"als", "content"} & {s for e in explained for s in e.sources}
+
+
+def test_rp3beta_is_a_collaborative_source_with_explanations(tmp_path: Path) -> None:
+    from models.rp3beta import RP3betaConfig
+
+    config = PipelineConfig(sources=("rp3beta", "popularity"))
+    pipe = RecommendationPipeline.fit(
+        _interactions(), config=config, source_configs={"rp3beta": RP3betaConfig(neighbours=5)}
+    )
+    assert pipe.roles == {"rp3beta": "collaborative", "popularity": "trending"}
+    ids, _ = pipe.recommend(np.array([1, 2, 424_242]), 3)
+    assert np.all(ids[0, :2] >= 110) and np.all(ids[1, :2] < 110)  # own half first
+    explained = pipe.recommend_explained(np.array([2]), 3)[0]
+    assert explained[0].source == "rp3beta" and explained[0].anchor_id is not None
+    loaded = RecommendationPipeline.load(pipe.save(tmp_path / "p"))
+    assert np.array_equal(loaded.recommend(np.array([1, 2]), 3)[0], ids[:2])

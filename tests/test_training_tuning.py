@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -11,7 +12,7 @@ from models.als import ALSConfig
 from models.popularity import PopularityConfig
 from models.ranker import RankerConfig
 from tests.test_training_train import planted_cluster_events
-from training.tuning import default_grids, fit_tuned_pipeline
+from training.tuning import GATE_Z, default_grids, fit_tuned_pipeline, gain_check
 
 FAST_RANKER = RankerConfig(epochs=5)
 
@@ -30,12 +31,18 @@ def test_tuning_picks_weights_and_configs_on_validation() -> None:
     assert report.n_validation_users > 100
     assert sum(report.ensemble.weights.values()) == pytest.approx(1.0)
     # the personal source knows the planted clusters: it gets most of the weight
-    assert report.ensemble.weights["als"] > report.ensemble.weights["popularity"]
+    assert report.ensemble.weights["als"] > report.ensemble.weights.get("popularity", 0.0)
     assert report.source_ndcg["als"] > report.source_ndcg["popularity"]
     assert report.blend_ndcg >= report.source_ndcg["als"] - 1e-9
     assert len(report.model_choices["popularity"]["trials"]) == 2
-    assert set(report.model_choices["ranker_check"]) == {"blend_ndcg", "ranker_ndcg_2fold"}
-    assert report.use_ranker == (report.ranker_ndcg > report.blend_ndcg)
+    check = report.model_choices["ranker_check"]
+    assert set(check) == {"blend_ndcg", "ranker_ndcg_2fold", "gain", "gain_se", "passed"}
+    assert check["gain"] == pytest.approx(report.ranker_ndcg - report.blend_ndcg)
+    assert report.use_ranker == check["passed"] == (check["gain"] > GATE_Z * check["gain_se"])
+    blend_check = report.model_choices["blend_check"]
+    assert blend_check["best_source"] == "als"
+    if not blend_check["passed"]:  # the blend did not clearly beat ALS alone: ALS is served
+        assert report.ensemble.weights == {"als": 1.0}
     assert (pipeline.ranker is not None) == report.use_ranker
     assert pipeline.config.ensemble == report.ensemble
     # the served pipeline is refitted on the whole training frame
@@ -62,4 +69,18 @@ def test_bad_tuning_inputs_are_explained() -> None:
     impressions = train.assign(**{c.EVENT_TYPE: "impression"})
     with pytest.raises(DatasetError, match=r"none of the .* events is a positive interaction"):
         fit_tuned_pipeline(impressions, "temporal", ["popularity"])
-    assert {"trending", "itemknn"} <= set(default_grids())
+    assert {"trending", "itemknn", "rp3beta"} <= set(default_grids())
+
+
+def test_gain_check_needs_a_gain_beyond_the_noise() -> None:
+    relevant = [{1}, {2}, {3}, {4}]
+    hit = np.array([[1], [2], [3], [4]])
+    miss = np.array([[9], [9], [9], [9]])
+    clear = gain_check(hit, miss, relevant, k=1)
+    assert clear == {"gain": 1.0, "gain_se": 0.0, "passed": True}
+    mixed = np.array([[1], [9], [9], [9]])  # one user better: mean gain 0.25, se 0.25
+    noisy = gain_check(mixed, miss, relevant, k=1)
+    assert noisy["gain"] == pytest.approx(0.25) and noisy["gain_se"] == pytest.approx(0.25)
+    assert not noisy["passed"] and not gain_check(miss, miss, relevant, k=1)["passed"]
+    with pytest.raises(ValueError, match="no validation user has a relevant item"):
+        gain_check(hit, miss, [set(), set(), set(), set()], k=1)

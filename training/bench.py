@@ -35,6 +35,7 @@ DEFAULT_MODELS: tuple[str, ...] = (
     "bpr",
     "itemknn",
     "ease",
+    "rp3beta",
     "lightfm",
     "content",
 )

@@ -1,9 +1,10 @@
 """Honest tuning on a validation split carved from the training split, never the test split.
 
 ``fit_tuned_pipeline`` fits the sources on the inner training part, picks the blend's
-normalisation and weights by validation NDCG@10, trains the ranker on the validation users'
-candidates (keeping it only if it beats the blend on validation users it did not train on),
-then refits the sources on the whole training split with what was chosen.
+normalisation and weights by validation NDCG@10 (falling back to the best single source when
+the blend does not beat it clearly), trains the ranker on the validation users' candidates
+(keeping it only if it clearly beats the blend on validation users it did not train on), then
+refits the sources on the whole training split with what was chosen.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from models.pipeline import PipelineConfig, RecommendationPipeline, family, fit_
 from models.ranker import FeatureContext, NeuralRanker, RankerConfig, feature_names
 from models.side_info import ItemFeatures
 from training.evaluate import Holdout, build_holdout
-from training.metrics import ndcg_at_k
+from training.metrics import ndcg_at_k, ndcg_per_user
 from training.splits import validation_split
 
 if TYPE_CHECKING:
@@ -38,13 +39,18 @@ if TYPE_CHECKING:
 
 #: Cut-off that tuning optimises.
 TUNE_K = 10
+#: A gated stage (the blend over the best single source, the ranker over the blend) is kept
+#: only if its mean per-user validation NDCG@10 gain exceeds this many standard errors of the
+#: gain (one-sided 95 %): a gain inside the noise of the validation users is not evidence.
+GATE_Z = 1.645
 
 
 def default_grids() -> dict[str, list[ModelConfig]]:
     """Small validation grids for the sources that are cheap to refit: trending's window and
-    half-life (what is "trending" differs between a random and a temporal split) and
-    item-KNN's neighbourhood size."""
+    half-life (what is "trending" differs between a random and a temporal split), item-KNN's
+    neighbourhood size and RP3beta's popularity penalty."""
     from models.itemknn import ItemKNNConfig
+    from models.rp3beta import RP3betaConfig
     from models.trending import TrendingConfig
 
     trending = [
@@ -55,6 +61,7 @@ def default_grids() -> dict[str, list[ModelConfig]]:
     return {
         "trending": trending,
         "itemknn": [ItemKNNConfig(neighbours=n) for n in (50, 100, 200)],
+        "rp3beta": [RP3betaConfig(beta=beta) for beta in (0.3, 0.45, 0.6)],
     }
 
 
@@ -71,10 +78,30 @@ class TuningReport:
     model_choices: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _ndcg(ids: np.ndarray, relevant: Sequence[set[int]], k: int = TUNE_K) -> float:
+def _padded(ids: np.ndarray, k: int) -> np.ndarray:
     if ids.shape[1] < k:
-        ids = np.pad(ids, ((0, 0), (0, k - ids.shape[1])), constant_values=PAD_ID)
-    return ndcg_at_k(ids, relevant, k)
+        return np.pad(ids, ((0, 0), (0, k - ids.shape[1])), constant_values=PAD_ID)
+    return ids
+
+
+def _ndcg(ids: np.ndarray, relevant: Sequence[set[int]], k: int = TUNE_K) -> float:
+    return ndcg_at_k(_padded(ids, k), relevant, k)
+
+
+def gain_check(
+    better: np.ndarray, base: np.ndarray, relevant: Sequence[set[int]], k: int = TUNE_K
+) -> dict[str, float | bool]:
+    """Whether ranking ``better`` beats ranking ``base`` on NDCG@k by more than ``GATE_Z``
+    standard errors of the mean per-user gain: ``{"gain", "gain_se", "passed"}``."""
+    diff = ndcg_per_user(_padded(better, k), relevant, k) - ndcg_per_user(
+        _padded(base, k), relevant, k
+    )
+    diff = diff[np.isfinite(diff)]
+    if diff.size == 0:
+        raise ValueError("no validation user has a relevant item: nothing to compare")
+    gain = float(diff.mean())
+    se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("inf")
+    return {"gain": gain, "gain_se": se, "passed": bool(gain > GATE_Z * se)}
 
 
 def tune_model(
@@ -118,7 +145,8 @@ def _gated_ranker(
     report: TuningReport,
 ) -> NeuralRanker | None:
     """The ranker trained on every validation list if its two-fold cross-validated NDCG@10
-    beats the blend's (recorded in ``report``), else None."""
+    beats the blend's by more than ``GATE_Z`` standard errors (recorded in ``report``), else
+    None."""
     users = holdout.user_ids
     fold = np.random.default_rng(seed).random(users.size) < 0.5
     reranked = tuned.item_ids.copy()
@@ -128,10 +156,12 @@ def _gated_ranker(
         order = np.argsort(-scores, axis=1, kind="stable")
         reranked[part] = np.take_along_axis(tuned.item_ids[part], order, axis=1)
     report.ranker_ndcg = _ndcg(reranked, holdout.relevant)
-    report.use_ranker = report.ranker_ndcg > report.blend_ndcg
+    check = gain_check(reranked, tuned.item_ids, holdout.relevant)
+    report.use_ranker = bool(check["passed"])
     report.model_choices["ranker_check"] = {
         "blend_ndcg": report.blend_ndcg,
         "ranker_ndcg_2fold": report.ranker_ndcg,
+        **check,
     }
     if report.use_ranker:
         return NeuralRanker(config).fit(features, labels, valid, names)
@@ -157,7 +187,10 @@ def fit_tuned_pipeline(
     ``step`` is the weight grid's step (default 0.1 up to five sources, 0.2 above, to bound
     the grid). ``ranker=None`` blends only. The ranker is scored by two-fold cross-validation
     over the validation users (trained on one half, ranking the other) and kept only if it
-    beats the tuned blend's validation NDCG@10; it is then retrained on all validation users.
+    beats the tuned blend's validation NDCG@10 by more than ``GATE_Z`` standard errors of the
+    per-user gain; it is then retrained on all validation users. Likewise the tuned blend is
+    kept only if it beats the best single source that way, else that source alone is served
+    (weight 1; the others are still fitted, for explanations and the ranker's features).
     ``grids`` maps a source name to configs to try; the one with the best validation NDCG@10
     replaces ``source_configs[name]`` (see ``default_grids``). A validation split too small to
     train the ranker on (no list with both a relevant and another item) leaves it off.
@@ -192,11 +225,18 @@ def fit_tuned_pipeline(
     blends = {m: blend(lists, start, m, depth) for m in NORMALISATIONS}
     step = step or (0.1 if len(sources) <= 5 else 0.2)
     chosen, value, _ = tune_weights(blends, holdout.relevant, TUNE_K, step)
+    tuned = blends[chosen.normalisation].reweighted(chosen.weights)
+    best = max(report.source_ndcg, key=lambda name: report.source_ndcg[name])
+    check = gain_check(tuned.item_ids, lists[best][0], holdout.relevant)
+    report.model_choices["blend_check"] = {"best_source": best, **check}
+    if not check["passed"]:
+        chosen = chosen.model_copy(update={"weights": {best: 1.0}})
+        tuned = blends[chosen.normalisation].reweighted(chosen.weights)
+        value = report.source_ndcg[best]
     report.ensemble = chosen.model_copy(update={"depth": depth})
     report.blend_ndcg = value
     trained: NeuralRanker | None = None
     if ranker is not None:
-        tuned = blends[chosen.normalisation].reweighted(chosen.weights)
         context = FeatureContext.build(inner, item_features, completion, ranker.recent_days)
         features = context.features(users, tuned)
         labels = _labels(tuned.item_ids, holdout.relevant)
