@@ -173,7 +173,7 @@ RankerOption = Annotated[bool, typer.Option(help="Try the PyTorch ranker on top 
 @app.command("train")
 def train_cmd(
     model: ModelOption = None,
-    factors: Annotated[int, typer.Option(min=1, help="ALS latent factors.")] = 64,
+    factors: Annotated[int, typer.Option(min=1, help="ALS latent factors.")] = 256,
     iterations: Annotated[int, typer.Option(min=1, help="ALS iterations.")] = 15,
     k: Annotated[int, typer.Option(min=1, help="Cut-off of the offline metrics.")] = 10,
     ranker: RankerOption = True,

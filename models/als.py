@@ -19,11 +19,17 @@ _FACTORS = "factors.npz"
 
 
 class ALSConfig(ModelConfig):
-    """Hyper-parameters of ``implicit``'s CPU ALS; confidence is ``1 + alpha * weight``."""
+    """Hyper-parameters of ``implicit``'s CPU ALS; confidence is ``1 + alpha * weight``.
 
-    factors: int = Field(64, gt=0, description="Latent dimensions.")
-    regularization: float = Field(0.05, ge=0, description="L2 penalty on the factors.")
-    alpha: float = Field(10.0, gt=0, description="Confidence scale of the interaction weights.")
+    Defaults tuned the way Rendle et al. (2021, "Revisiting the performance of iALS") advise:
+    many factors, strong regularisation. On ml-latest-small (stratified 75/25, seed 42,
+    validation = 20 % of each user's training items; 60 configurations) 256 factors,
+    regularisation 75, alpha 15 gave validation NDCG@10 0.1941 (64 / 0.05 / 10: 0.1533).
+    """
+
+    factors: int = Field(256, gt=0, description="Latent dimensions.")
+    regularization: float = Field(75.0, ge=0, description="L2 penalty on the factors.")
+    alpha: float = Field(15.0, gt=0, description="Confidence scale of the interaction weights.")
     iterations: int = Field(15, gt=0, description="ALS sweeps over users and items.")
     random_state: int = Field(42, description="Seed of the factor initialisation.")
     num_threads: int = Field(2, gt=0, description="Threads used while fitting.")

@@ -11,7 +11,7 @@ import pytest
 import ray
 import skvideo
 
-from core.db.models import Rendition, Video
+from core.db.models import ProcessingJob, Rendition, Video
 from core.db.session import session_scope
 from core.types import JobState, VideoStatus
 from media.errors import MediaError
@@ -167,3 +167,29 @@ def test_the_lowest_rung_plays_while_it_grows_then_turns_vod(
     assert report.ok, str(report)
     assert package.renditions[0].encoded is not None and package.renditions[0].encoded.is_file()
     assert package.first_playable_s is not None and package.first_playable_s < package.seconds
+
+
+def test_single_pass_encodes_every_rung_from_one_decode_per_chunk(
+    sqlite_url: str, data_root: Path, tmp_path: Path
+) -> None:
+    source = make_test_clip(tmp_path / "clip.mp4", seconds=8, width=640, height=360, fps=25)
+    seen: list[tuple[str, bool]] = []
+    package = ingest_and_process(
+        source,
+        database_url=sqlite_url,
+        title="throughput",
+        options=TranscodeOptions(chunk_seconds=4, lowest_first=False),
+        on_ray=False,
+        on_publish=lambda rung: seen.append((rung.name, rung.complete)),
+    )
+    status = job_status(sqlite_url, package.video_id)
+    tasks = {u.key: u for u in status.units}
+    assert set(tasks) == {"audio", "240p/0", "240p/1", "360p/0", "360p/1"}
+    with session_scope(sqlite_url) as session:
+        job = session.get(ProcessingJob, package.job_id)
+        task_of = {key: unit["task"] for key, unit in job.detail["units"].items()}
+        assert job.detail["progressive"] is None
+    assert task_of["240p/0"] == task_of["360p/0"] == "240p/0+360p/0", "one decode per chunk"
+    assert task_of["240p/1"] == task_of["360p/1"] == "240p/1+360p/1"
+    assert seen == [("240p", True), ("360p", True)], "nothing is published before it is whole"
+    assert validate_package(package.master.parent).ok

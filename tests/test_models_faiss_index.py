@@ -27,7 +27,9 @@ def _als(n_items: int, seed: int) -> ALSRecommender:
             c.EVENT_TIMESTAMP: pd.Timestamp("2024-01-01", tz="UTC"),
         }
     )
-    return ALSRecommender(ALSConfig(factors=6, iterations=3)).fit(Interactions.from_events(frame))
+    return ALSRecommender(ALSConfig(factors=6, iterations=3, regularization=0.05, alpha=10.0)).fit(
+        Interactions.from_events(frame)
+    )
 
 
 @pytest.fixture(scope="module")

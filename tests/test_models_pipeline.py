@@ -22,7 +22,7 @@ from models.postprocess import PostProcessConfig
 from models.ranker import NeuralRanker, RankerConfig, feature_names
 from models.side_info import ItemFeatures
 
-ALS = ALSConfig(factors=8, iterations=8)
+ALS = ALSConfig(factors=8, iterations=8, regularization=0.05, alpha=10.0)
 N_ITEMS = 20
 
 

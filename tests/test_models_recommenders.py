@@ -36,7 +36,7 @@ def _interactions(seed: int = 0, n_users: int = 60) -> Interactions:
 def _make(kind: str) -> Recommender:
     if kind == "popularity":
         return PopularityRecommender()
-    return ALSRecommender(ALSConfig(factors=8, iterations=10))
+    return ALSRecommender(ALSConfig(factors=8, iterations=10, regularization=0.05, alpha=10.0))
 
 
 KINDS = ["popularity", "als"]
@@ -109,7 +109,9 @@ def test_similar_items(fitted: Recommender) -> None:
 
 
 def test_als_learns_the_planted_clusters(interactions: Interactions) -> None:
-    model = ALSRecommender(ALSConfig(factors=8, iterations=10)).fit(interactions)
+    model = ALSRecommender(
+        ALSConfig(factors=8, iterations=10, regularization=0.05, alpha=10.0)
+    ).fit(interactions)
     users = np.arange(1, 61)
     ids, _ = model.recommend(users, 2)  # each user has 3 unseen items of their own cluster
     clusters = (ids - 1000) // 8
@@ -119,8 +121,12 @@ def test_als_learns_the_planted_clusters(interactions: Interactions) -> None:
 
 
 def test_als_is_deterministic(interactions: Interactions) -> None:
-    a = ALSRecommender(ALSConfig(factors=8, iterations=5)).fit(interactions)
-    b = ALSRecommender(ALSConfig(factors=8, iterations=5)).fit(interactions)
+    a = ALSRecommender(ALSConfig(factors=8, iterations=5, regularization=0.05, alpha=10.0)).fit(
+        interactions
+    )
+    b = ALSRecommender(ALSConfig(factors=8, iterations=5, regularization=0.05, alpha=10.0)).fit(
+        interactions
+    )
     assert np.array_equal(a.item_vectors, b.item_vectors)
 
 
@@ -176,4 +182,4 @@ def test_configs_refuse_unknown_and_invalid_fields() -> None:
         ALSConfig(factor=3)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="greater than 0"):
         PopularityConfig(half_life_days=0)
-    assert ALSConfig().flat("als")["als.factors"] == 64
+    assert ALSConfig().flat("als")["als.factors"] == 256

@@ -24,7 +24,7 @@ def test_tuning_picks_weights_and_configs_on_validation() -> None:
         train,
         "stratified_75_25",
         ["als", "popularity"],
-        {"als": ALSConfig(factors=16, iterations=10)},
+        {"als": ALSConfig(factors=16, iterations=10, regularization=0.05, alpha=10.0)},
         ranker=FAST_RANKER,
         grids=grids,
     )
