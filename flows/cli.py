@@ -272,7 +272,8 @@ def media_ingest_cmd(
         raise typer.BadParameter(f"{file} is not a file", param_hint="FILE")
 
     def published(rung: PublishedRung) -> None:
-        typer.echo(f"published {rung.name} ({rung.width}x{rung.height})")
+        state = "" if rung.complete else ", playable while it grows"
+        typer.echo(f"published {rung.name} ({rung.width}x{rung.height}{state})")
 
     package = ingest_and_process(file, title=title, on_ray=ray, on_publish=published)
     with session_scope(url) as session:

@@ -21,6 +21,7 @@ from media.errors import MediaError
 from media.ingest import ingest_file
 from media.jobs import job_status
 from media.pipeline import LadderPackage, PublishedRung, TranscodeOptions, process_video, resume_job
+from media.playlists import parse_media_playlist
 from media.tasks import init_ray
 from media.testpattern import make_test_clip
 from media.validate import validate_package
@@ -90,6 +91,51 @@ def test_failed_units_leave_a_resumable_job_that_redoes_only_them(
     assert "360p published" in status.describe()
     with pytest.raises(MediaError, match="already succeeded"):
         resume_job(sqlite_url, video_id, data_root, on_ray=False)
+
+
+def test_a_job_failing_while_the_lowest_rung_grows_resumes_where_it_stopped(
+    sqlite_url: str, data_root: Path, tmp_path: Path
+) -> None:
+    source = make_test_clip(tmp_path / "clip.mp4", seconds=14, width=640, height=360)
+    good = source.read_bytes()
+    accepted = ingest_file(sqlite_url, source, title="grows, fails, resumes")
+    video_id, original = accepted.video_id, accepted.local_path
+    options = TranscodeOptions(chunk_seconds=30)
+    growing: list[float] = []
+
+    def break_source(rung: PublishedRung) -> None:
+        # the first 6 s of 240p are out (EVENT playlist); then the original goes bad
+        if not rung.complete:
+            growing.append(parse_media_playlist(rung.playlist).duration_s)
+            original.write_bytes(good[:1000])
+
+    with pytest.raises(MediaError, match=r"transcoding job \d+ failed: 240p/1: .*resumable"):
+        process_video(
+            sqlite_url,
+            video_id,
+            original,
+            data_root,
+            options,
+            on_ray=False,
+            on_publish=break_source,
+        )
+    assert growing == [6.0]
+    status = job_status(sqlite_url, video_id)
+    assert status.state is JobState.FAILED and status.video_status is VideoStatus.READY
+    assert status.rungs["240p"] == "playable, growing (1/3 chunks out)"
+    live = data_root / "media" / "hls" / str(video_id) / "240p" / "live.m3u8"
+    playlist = parse_media_playlist(live)
+    assert (playlist.playlist_type, playlist.endlist) == ("EVENT", False), "more is to come"
+    first_segment = live.parent / playlist.segments[0].uri
+    first_bytes = first_segment.read_bytes()
+
+    original.write_bytes(good)
+    package = resume_job(sqlite_url, video_id, data_root, on_ray=False)
+    assert set(package.units_run) == {"240p/1", "240p/2", "360p/0"}, "only the missing units"
+    assert first_segment.read_bytes() == first_bytes, "published segments never change"
+    assert parse_media_playlist(live).endlist
+    assert parse_media_playlist(package.renditions[0].playlist).duration_s == pytest.approx(14)
+    assert validate_package(package.master.parent).ok
 
 
 def test_status_of_unknown_videos_and_jobs(sqlite_url: str) -> None:
