@@ -114,10 +114,13 @@ def test_master_playlist_points_under_hls(client: TestClient, catalogue: dict[st
     assert 'URI="hls/audio_und/index.m3u8"' in response.text
     assert 'URI="hls/360p/iframes.m3u8"' in response.text
     assert 'URI="https://cdn.example/subs.m3u8"' in response.text
+    assert response.headers["cache-control"] == "no-cache", "rungs join the master later"
     playlist = client.get(f"/videos/{catalogue['dogs']}/hls/360p/index.m3u8")
     assert playlist.status_code == 200 and "#EXT-X-ENDLIST" in playlist.text
+    assert playlist.headers["cache-control"] == "no-cache"
     init = client.get(f"/videos/{catalogue['dogs']}/hls/360p/init.mp4")
     assert init.content == b"\x00\x00\x00\x08ftyp"
+    assert init.headers["cache-control"] == "public, max-age=86400"
 
 
 def test_video_without_streams_has_no_manifest(

@@ -68,6 +68,12 @@ def _package_dir(settings: SettingsDep, video: Video) -> Path:
     return master.parent.parent
 
 
+#: Playlists change (rungs join the master, a growing rung's EVENT playlist is appended to):
+#: caches must revalidate. Segments and init segments are written once and never change.
+PLAYLIST_CACHE = "no-cache"
+SEGMENT_CACHE = "public, max-age=86400"
+
+
 @router.get("/{video_id}/manifest.m3u8", response_class=PlainTextResponse)
 def master_playlist(video_id: int, session: SessionDep, settings: SettingsDep) -> PlainTextResponse:
     """The HLS master playlist; its variant URIs point under ``hls/``."""
@@ -82,7 +88,11 @@ def master_playlist(video_id: int, session: SessionDep, settings: SettingsDep) -
         elif line and "://" not in line:
             line = f"hls/{line}"
         lines.append(line)
-    return PlainTextResponse("\n".join(lines) + "\n", media_type=HLS_MEDIA_TYPES[".m3u8"])
+    return PlainTextResponse(
+        "\n".join(lines) + "\n",
+        media_type=HLS_MEDIA_TYPES[".m3u8"],
+        headers={"Cache-Control": PLAYLIST_CACHE},
+    )
 
 
 @router.get("/{video_id}/hls/{file_path:path}")
@@ -96,4 +106,5 @@ def hls_file(
     media_type = HLS_MEDIA_TYPES.get(target.suffix)
     if not target.is_relative_to(package) or media_type is None or not target.is_file():
         raise NotFoundError(f"video {video_id} has no file {file_path!r}")
-    return FileResponse(target, media_type=media_type)
+    cache = PLAYLIST_CACHE if target.suffix == ".m3u8" else SEGMENT_CACHE
+    return FileResponse(target, media_type=media_type, headers={"Cache-Control": cache})
