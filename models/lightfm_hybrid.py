@@ -46,7 +46,14 @@ class LightFMConfig(ModelConfig):
     max_sampled: int = Field(30, gt=0, description="WARP negatives tried per positive.")
     item_identity: bool = Field(True, description="Give every item its own embedding too.")
     random_state: int = Field(42, description="Seed of initialisation and sampling.")
-    num_threads: int = Field(2, gt=0, description="Threads used while fitting.")
+    num_threads: int = Field(
+        1,
+        gt=0,
+        description=(
+            "Threads used while fitting: 1 repeats exactly for a seed; more threads train faster "
+            "but their lock-free (Hogwild) updates make runs differ."
+        ),
+    )
 
 
 def _l1_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:

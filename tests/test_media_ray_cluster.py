@@ -100,7 +100,7 @@ def two_node_cluster() -> Iterator[dict[str, str]]:
 def test_one_video_is_encoded_on_both_nodes(
     two_node_cluster: dict[str, str], sqlite_url: str, data_root: Path, tmp_path: Path
 ) -> None:
-    source = make_test_clip(tmp_path / "clip.mp4", seconds=6, width=640, height=360)
+    source = make_test_clip(tmp_path / "clip.mp4", seconds=12, width=640, height=360)
     env = {**two_node_cluster, "REELRANK_DATA_ROOT": str(data_root)}
     done = subprocess.run(
         [sys.executable, "-c", DRIVER, str(source), sqlite_url],
@@ -114,7 +114,7 @@ def test_one_video_is_encoded_on_both_nodes(
     package, nodes = result["package"], set(result["nodes"])
     assert len(nodes) == 2
     assert set(package["units_run"].values()) == nodes, "units ran on both nodes"
-    assert {f"360p/{i}" for i in range(3)} <= set(package["units_run"])
+    assert {f"360p/{i}" for i in range(6)} <= set(package["units_run"])
     chunks = {node for key, node in package["units_run"].items() if key != "audio"}
     assert chunks == nodes, "chunks of one video were spread over both nodes"
     assert job_status(sqlite_url, package["video_id"]).state is JobState.SUCCEEDED

@@ -82,6 +82,7 @@ def test_user_features_and_no_side_features(interactions: Interactions) -> None:
 
 
 def test_single_threaded_fits_are_reproducible(interactions: Interactions) -> None:
+    assert LightFMConfig().num_threads == 1, "the default repeats exactly for a seed"
     quick = CONFIG.model_copy(update={"epochs": 2})
     a = LightFMRecommender(quick).fit(interactions, item_features=_genres())
     b = LightFMRecommender(quick).fit(interactions, item_features=_genres())
