@@ -95,10 +95,16 @@ def test_media_ingest_prints_the_master_playlist_last(
     from media.testpattern import make_test_clip
     from media.validate import validate_package
 
-    clip = make_test_clip(tmp_path / "upload.mp4", seconds=4, width=640, height=360)
+    clip = make_test_clip(tmp_path / "upload.mp4", seconds=8, width=640, height=360)
     args = ["media", "ingest", str(clip), "--title", "Bars", "--genre", "Documentary", "--no-ray"]
     assert main(args) == 0
     lines = capsys.readouterr().out.strip().splitlines()
+    published = [line for line in lines if line.startswith("published ")]
+    assert published == [
+        "published 240p (426x240, playable while it grows)",
+        "published 240p (426x240)",
+        "published 360p (640x360)",
+    ]
     master = Path(lines[-1])
     assert master.name == "master.m3u8" and master.is_file()
     assert validate_package(master.parent).ok
