@@ -280,7 +280,7 @@ class _Publisher:
             name = spec["name"]
             if name in self.detail["published"]:
                 continue
-            if progressive.get("rung") == name and not progressive.get("abandoned"):
+            if progressive.get("rung") == name:
                 self._advance(name, started)
                 continue
             parts = _encoded_parts(self.detail, name)
@@ -303,27 +303,9 @@ class _Publisher:
                 break
             encoded = EncodedRung(**unit["encoded"])
             offset = float(Fraction(encoded.first_frame) / encoded.frame_rate)
-            try:
-                progress = append_chunk(
-                    progress,
-                    encoded.path,
-                    self.package_dir,
-                    name,
-                    offset,
-                    self.options.segment_seconds,
-                )
-            except MediaError as exc:
-                if progress is not None:
-                    raise
-                log.warning(
-                    "video %s: %s is published whole instead (%s)", self.video_id, name, exc
-                )
-                self.detail = update_job(
-                    self.database_url,
-                    self.job_id,
-                    progressive={**state, "abandoned": str(exc)},
-                )
-                return
+            progress = append_chunk(
+                progress, encoded.path, self.package_dir, name, offset, self.options.segment_seconds
+            )
             grew = True
         if not grew or progress is None:
             return
