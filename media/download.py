@@ -61,7 +61,11 @@ def _remux(
     with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
         video_stream = video_in.streams.video[0]
         audio_stream = audio_in.streams.audio[0] if audio_in.streams.audio else None
-        copies = {(id(video_in), video_stream.index): out.add_stream_from_template(video_stream)}
+        copies = {
+            (id(video_in), video_stream.index): out.add_stream_from_template(
+                video_stream, opaque=True
+            )
+        }
         if audio_stream is None:
             packets: Iterator[av.Packet] = video_in.demux(video_stream)
         else:

@@ -180,7 +180,7 @@ def _fragment_video(encoded: Path, fragmented: Path) -> _Video:
             raise MediaError(f"{encoded}: has no video stream to package")
         stream = source.streams.video[0]
         context = stream.codec_context
-        codecs = video_codec_string(context.name, bytes(context.extradata or b""))
+        codecs = video_codec_string(context.codec.canonical_name, bytes(context.extradata or b""))
         rate = stream.average_rate or stream.guessed_rate
         if not rate:
             raise MediaError(f"{encoded}: the video stream declares no frame rate")
@@ -188,8 +188,8 @@ def _fragment_video(encoded: Path, fragmented: Path) -> _Video:
         packets = 0
         try:
             with av.open(str(fragmented), "w", format="mp4", options=options) as out:
-                copy = out.add_stream_from_template(stream)
-                copy.codec_tag = _CODEC_TAGS[context.name]
+                copy = out.add_stream_from_template(stream, opaque=True)
+                copy.codec_tag = _CODEC_TAGS[context.codec.canonical_name]
                 for packet in source.demux(stream):
                     if packet.dts is None:
                         continue

@@ -74,7 +74,7 @@ def probe(path: Path) -> ProbeResult:
             raise MediaError(f"{path}: the video stream has no frame rate")
         return ProbeResult(
             container=container.format.name,
-            video_codec=video.codec_context.name,
+            video_codec=video.codec_context.codec.canonical_name,
             audio_codec=audio.codec_context.name if audio else None,
             duration_s=_duration(container, video, float(rate)),
             width=first.width,

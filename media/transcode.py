@@ -144,10 +144,16 @@ def _encoder_options(rung: Rung, gop: int, preset: str) -> dict[str, str]:
                 f"vbv-maxrate={max_kbps}:vbv-bufsize={buf_kbps}:log-level=error"
             ),
         }
-    return {  # av1 (SVT-AV1): preset numbers, 10 is fast
+    # av1 (SVT-AV1): preset numbers, 10 is fast. Its VBR takes no max bit rate (mbr is for
+    # capped CRF only); the cap is the section limit (% of target) and the client buffer (ms).
+    section_pct = round(100 * rung.max_video_bitrate / rung.video_bitrate)
+    buffer_ms = round(1000 * rung.buffer_size / rung.video_bitrate)
+    return {
         "preset": "10",
         "g": str(gop),
-        "svtav1-params": f"keyint={gop}:scd=0:rc=1:mbr={max_kbps}:tbr={kbps}",
+        "svtav1-params": (
+            f"keyint={gop}:scd=0:rc=1:tbr={kbps}:max-section-pct={section_pct}:buf-sz={buffer_ms}"
+        ),
     }
 
 
@@ -410,7 +416,7 @@ def join_chunks(parts: list[EncodedRung], out: Path) -> EncodedRung:
                 with av.open(str(part.path)) as container:
                     stream = container.streams.video[0]
                     if target is None:
-                        target = output.add_stream_from_template(stream)
+                        target = output.add_stream_from_template(stream, opaque=True)
                         target.time_base = stream.time_base
                     ticks = Fraction(part.first_frame - head.first_frame) / fps / stream.time_base
                     shift = round(ticks)

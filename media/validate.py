@@ -349,14 +349,20 @@ def _decode_first(data: bytes, where: str, measured: _Measured, report: Validati
                 context = stream.codec_context
                 extradata = bytes(context.extradata or b"")
                 if stream.type == "video":
-                    measured.codecs.append(video_codec_string(context.name, extradata))
+                    measured.codecs.append(
+                        video_codec_string(context.codec.canonical_name, extradata)
+                    )
                     frame = next(container.decode(stream), None)
                     if frame is None:
                         report.add(where, "the first segment decodes to no video frame")
                     else:
                         measured.size = (frame.width, frame.height)
                 elif stream.type == "audio":
-                    codec = aac_codec_string(extradata) if context.name == "aac" else context.name
+                    codec = (
+                        aac_codec_string(extradata)
+                        if context.name == "aac"
+                        else context.codec.canonical_name
+                    )
                     measured.codecs.append(codec)
     except (av.FFmpegError, MediaError) as exc:
         report.add(where, f"the first segment does not decode: {exc}")
@@ -395,7 +401,9 @@ def _check_iframes(path: Path, where: str, report: ValidationReport) -> _Measure
                 if not measured.codecs:
                     context = stream.codec_context
                     extradata = bytes(context.extradata or b"")
-                    measured.codecs.append(video_codec_string(context.name, extradata))
+                    measured.codecs.append(
+                        video_codec_string(context.codec.canonical_name, extradata)
+                    )
                     measured.size = (frames[0].width, frames[0].height)
         except (OSError, MediaError, av.FFmpegError, IndexError) as exc:
             report.add(where, f"{label} does not decode: {exc}")

@@ -193,3 +193,24 @@ def test_single_pass_encodes_every_rung_from_one_decode_per_chunk(
     assert task_of["240p/1"] == task_of["360p/1"] == "240p/1+360p/1"
     assert seen == [("240p", True), ("360p", True)], "nothing is published before it is whole"
     assert validate_package(package.master.parent).ok
+
+
+@pytest.mark.parametrize(("codec", "tag"), [("hevc", "hvc1."), ("av1", "av01.")])
+def test_hevc_and_av1_ladders_package_validate_and_decode(
+    sqlite_url: str, data_root: Path, tmp_path: Path, codec: str, tag: str
+) -> None:
+    source = make_test_clip(tmp_path / "clip.mp4", seconds=8, width=640, height=360, fps=25)
+    package = ingest_and_process(
+        source,
+        database_url=sqlite_url,
+        title=codec,
+        options=TranscodeOptions(codec=codec, chunk_seconds=4),
+        on_ray=False,
+    )
+    report = validate_package(package.master.parent)
+    assert report.ok, str(report)
+    variants = parse_master_playlist(package.master).variants
+    assert [v.attributes["RESOLUTION"] for v in variants] == ["426x240", "640x360"]
+    assert all(v.attributes["CODECS"].startswith(tag) for v in variants)
+    for rendition in package.renditions:  # 240p grew chunk by chunk, 360p was joined
+        assert _frames(rendition.playlist) == 200
