@@ -179,23 +179,28 @@ def blend(
     flat_norm = np.concatenate(norm, axis=1)
     flat_rank = np.concatenate(ranks, axis=1)
     flat_raw = np.concatenate(raw, axis=1)
-    unions = []
-    for i in range(n):
-        valid = flat_ids[i] != PAD_ID
-        uniq, inverse = np.unique(flat_ids[i][valid], return_inverse=True)
-        unions.append((uniq, inverse, np.flatnonzero(valid)))
-    width = max((u.size for u, _, _ in unions), default=0)
+    # Union of every row's candidates, vectorised: sort each row's ids, mark the first of each
+    # run of equal ids, number the runs (ascending ids, as np.unique would), scatter.
+    order = np.argsort(flat_ids, axis=1, kind="stable")
+    ordered = np.take_along_axis(flat_ids, order, axis=1)
+    first = ordered != PAD_ID
+    first[:, 1:] &= ordered[:, 1:] != ordered[:, :-1]
+    slot = np.cumsum(first, axis=1) - 1
+    width = int(first.sum(axis=1).max()) if n and flat_ids.shape[1] else 0
     s = len(names)
     item_ids = np.full((n, width), PAD_ID, dtype=np.int64)
+    rows = np.broadcast_to(np.arange(n)[:, None], ordered.shape)
+    item_ids[rows[first], slot[first]] = ordered[first]
+    position = np.empty_like(slot)
+    np.put_along_axis(position, order, slot, axis=1)
+    r, col = np.nonzero(flat_ids != PAD_ID)
+    where = (r, position[r, col], src_of[col])
     source_scores = np.zeros((n, width, s), dtype=np.float32)
     source_ranks = np.zeros((n, width, s), dtype=np.int32)
     raw_scores = np.zeros((n, width, s), dtype=np.float32)
-    for i, (uniq, inverse, cols) in enumerate(unions):
-        item_ids[i, : uniq.size] = uniq
-        src = src_of[cols]
-        source_scores[i, inverse, src] = flat_norm[i, cols]
-        source_ranks[i, inverse, src] = flat_rank[i, cols]
-        raw_scores[i, inverse, src] = flat_raw[i, cols]
+    source_scores[where] = flat_norm[r, col]
+    source_ranks[where] = flat_rank[r, col]
+    raw_scores[where] = flat_raw[r, col]
     empty = np.zeros((n, width), dtype=np.float32)
     base = Blend(names, item_ids, empty, source_scores, source_ranks, raw_scores)
     valid = item_ids != PAD_ID

@@ -282,7 +282,10 @@ class RecommendationPipeline:
             raise ValueError(f"genres has {len(genres)} entries for {users.size} users")
         blocked = set(unavailable or ())
         exclude = [s | blocked for s in seen_sets]
-        widest = max((len(s) for s in exclude), default=0)
+        # Sources drop training items themselves; only what they cannot know is filtered after
+        # them, so only that widens the candidate lists.
+        after = [blocked] if exclude_seen else exclude
+        widest = max((len(s) for s in after), default=0)
         depth = max(self.config.ensemble.depth, k + widest)
         if genres is not None and any(genres):
             # chosen genres may be rare among the top trending items: look at every item

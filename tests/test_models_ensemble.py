@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from models.base import PAD_ID, PAD_SCORE
 from models.ensemble import (
     EnsembleConfig,
     blend,
@@ -123,3 +124,30 @@ def test_bad_inputs_are_explained() -> None:
         tune_weights({"minmax": blend({"a": (A_IDS, A_SCORES)}, {"a": 1.0})}, [set(), set()])
     with pytest.raises(ValueError, match="grid step"):
         weight_grid(("a",), 0.0)
+
+
+def test_blend_unions_match_a_per_user_reference() -> None:
+    rng = np.random.default_rng(3)
+    n, depth = 40, 12
+    sources = {}
+    for name in ("a", "b", "c"):
+        ids = np.stack([rng.choice(30, size=depth, replace=False) for _ in range(n)])
+        ids[rng.random((n, depth)) < 0.2] = PAD_ID  # padding anywhere, as short lists have
+        scores = np.where(ids != PAD_ID, rng.random((n, depth)), PAD_SCORE).astype(np.float32)
+        sources[name] = (ids, scores)
+    sources["empty"] = (np.full((n, depth), PAD_ID), np.full((n, depth), PAD_SCORE))
+    blended = blend(sources, {"a": 0.5, "b": 0.3, "c": 0.2}, "minmax", depth)
+    for i in range(n):
+        union = np.unique(np.concatenate([ids[i] for ids, _ in sources.values()]))
+        union = union[union != PAD_ID]
+        row = blended.item_ids[i]
+        assert sorted(row[row != PAD_ID].tolist()) == union.tolist()
+        for j, item in enumerate(row[row != PAD_ID]):
+            for s, (ids, scores) in enumerate(sources.values()):
+                hit = np.flatnonzero(ids[i] == item)
+                if hit.size:
+                    assert blended.raw_scores[i, j, s] == scores[i, hit[0]]
+                    assert blended.source_ranks[i, j, s] == np.sum(ids[i, : hit[0] + 1] != PAD_ID)
+                else:
+                    assert blended.source_ranks[i, j, s] == 0
+        assert np.all(np.diff(blended.scores[i][row != PAD_ID]) <= 0)
