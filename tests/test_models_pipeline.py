@@ -295,3 +295,21 @@ def test_rp3beta_is_a_collaborative_source_with_explanations(tmp_path: Path) -> 
     assert explained[0].source == "rp3beta" and explained[0].anchor_id is not None
     loaded = RecommendationPipeline.load(pipe.save(tmp_path / "p"))
     assert np.array_equal(loaded.recommend(np.array([1, 2]), 3)[0], ids[:2])
+
+
+def test_shallow_candidate_lists_still_fill_k_around_filters() -> None:
+    from models.ensemble import EnsembleConfig
+
+    config = PipelineConfig(ensemble=EnsembleConfig(depth=3))
+    shallow = RecommendationPipeline.fit(_interactions(), als=ALS, config=config)
+    users = np.array([1, 2])
+    top, _ = shallow.recommend(users, 3)
+    assert (top >= 0).all()
+    # the three best items of both users become unavailable: the lists reach deeper
+    blocked = {int(i) for i in top.ravel()}
+    ids, _ = shallow.recommend(users, 3, unavailable=blocked)
+    assert (ids >= 0).all() and not blocked & set(ids.ravel().tolist())
+    # an explicit history (sources do not know it) widens the lists by its size too
+    history = [set(range(100, 100 + N_ITEMS // 2)), set()]
+    ids, _ = shallow.recommend(users, 3, seen=history)
+    assert (ids[0] >= 0).all() and not history[0] & set(ids[0].tolist())
