@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Protocol, Self, runtime_checkable
 
 import numpy as np
+import scipy.sparse as sp
 
 from models.config import ModelConfig
 from models.interactions import Interactions, lookup
@@ -136,6 +137,42 @@ def recommend_rows(
         if exclude_seen:
             mask_seen(dense, interactions, rows[out])
         ids[out], scores[out] = top_k(dense, k, columns)
+    return ids, scores
+
+
+def recommend_by_item_weights(
+    interactions: Interactions,
+    weights: sp.csr_matrix,
+    binary: bool,
+    user_ids: np.ndarray,
+    k: int,
+    exclude_seen: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k items by ``x_u W`` for an item x item ``weights`` matrix (item-KNN, RP3beta);
+    unknown users get padding, and so do items with no positive score (reached by nothing)."""
+    x = interactions.weights(binary)
+
+    def score(rows: np.ndarray) -> np.ndarray:
+        dense = (x[rows] @ weights).toarray()
+        dense[dense <= 0] = -np.inf
+        return dense
+
+    return recommend_rows(interactions, user_ids, k, exclude_seen, score)
+
+
+def similar_by_item_weights(
+    interactions: Interactions, weights: sp.csr_matrix, item_ids: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's top-k neighbours by its row of ``weights``; padding for unknown items and
+    for neighbourhoods shorter than k."""
+    k = check_k(k)
+    cols = interactions.item_index(as_ids(item_ids))
+    ids, scores = empty_result(cols.size, k)
+    known = np.flatnonzero(cols >= 0)
+    if known.size:
+        dense = weights[cols[known]].toarray()
+        dense[dense <= 0] = -np.inf
+        ids[known], scores[known] = top_k(dense, k, interactions.item_ids)
     return ids, scores
 
 

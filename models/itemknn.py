@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from models.base import as_ids, check_k, empty_result, recommend_rows, top_k
+from models.base import recommend_by_item_weights, similar_by_item_weights
 from models.config import ModelConfig
 from models.errors import ModelFormatError, NotFittedError
 from models.interactions import Interactions
@@ -99,26 +99,13 @@ class ItemKNNRecommender:
 
         Items with no similarity to anything the user saw are padding, not zero-score picks.
         """
-        user_matrix = self.interactions.weights(self.config.binary)
-
-        def score(rows: np.ndarray) -> np.ndarray:
-            dense = (user_matrix[rows] @ self.similarity).toarray()
-            dense[dense <= 0] = -np.inf
-            return dense
-
-        return recommend_rows(self.interactions, user_ids, k, exclude_seen, score)
+        return recommend_by_item_weights(
+            self.interactions, self.similarity, self.config.binary, user_ids, k, exclude_seen
+        )
 
     def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Each item's top-k neighbours; padding for unknown items and short neighbourhoods."""
-        k = check_k(k)
-        cols = self.interactions.item_index(as_ids(item_ids))
-        ids, scores = empty_result(cols.size, k)
-        known = np.flatnonzero(cols >= 0)
-        if known.size:
-            dense = self.similarity[cols[known]].toarray()
-            dense[dense <= 0] = -np.inf
-            ids[known], scores[known] = top_k(dense, k, self.interactions.item_ids)
-        return ids, scores
+        return similar_by_item_weights(self.interactions, self.similarity, item_ids, k)
 
     def save(self, path: Path) -> Path:
         """Write config, interactions and the similarity matrix into directory ``path``."""

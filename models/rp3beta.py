@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from models.base import as_ids, check_k, empty_result, recommend_rows, top_k
+from models.base import recommend_by_item_weights, similar_by_item_weights
 from models.config import ModelConfig
 from models.errors import ModelFormatError, NotFittedError
 from models.interactions import Interactions
@@ -122,26 +122,13 @@ class RP3betaRecommender:
         self, user_ids: np.ndarray, k: int, exclude_seen: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k items by ``x_u W``; unknown users get padding, as do items no walk reaches."""
-        x = self.interactions.weights(self.config.binary)
-
-        def score(rows: np.ndarray) -> np.ndarray:
-            dense = (x[rows] @ self.weights).toarray()
-            dense[dense <= 0] = -np.inf
-            return dense
-
-        return recommend_rows(self.interactions, user_ids, k, exclude_seen, score)
+        return recommend_by_item_weights(
+            self.interactions, self.weights, self.config.binary, user_ids, k, exclude_seen
+        )
 
     def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Each item's top-k walk destinations; padding for unknown items and short rows."""
-        k = check_k(k)
-        cols = self.interactions.item_index(as_ids(item_ids))
-        ids, scores = empty_result(cols.size, k)
-        known = np.flatnonzero(cols >= 0)
-        if known.size:
-            dense = self.weights[cols[known]].toarray()
-            dense[dense <= 0] = -np.inf
-            ids[known], scores[known] = top_k(dense, k, self.interactions.item_ids)
-        return ids, scores
+        return similar_by_item_weights(self.interactions, self.weights, item_ids, k)
 
     def save(self, path: Path) -> Path:
         """Write config, interactions and ``W`` into directory ``path``."""
