@@ -1,12 +1,12 @@
 # ReelRank: `make demo` runs the platform end to end; `make test` runs the whole test suite.
-# Both create or reuse .venv and install the locked dependencies first (idempotent).
+# `make test-fast` skips the tests marked slow. Both create or reuse .venv and install the locked dependencies first (idempotent).
 
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint serve lock clean
+.PHONY: setup demo test test-fast lint typecheck serve lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,16 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/reelrank demo
 
-test: setup lint
-	$(BIN)/python -m pytest
+test: setup lint typecheck
+	$(BIN)/python -m pytest --durations=15
+
+# The fast tier: everything not marked slow (no full demo, dvc repro, notebooks, Ray clusters,
+# transcoding benchmark or browser).
+test-fast: setup lint typecheck
+	$(BIN)/python -m pytest -m "not slow" --durations=15
+
+typecheck: setup
+	$(BIN)/mypy
 
 lint: setup
 	$(BIN)/ruff check .
