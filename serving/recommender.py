@@ -25,7 +25,9 @@ class ModelUnavailableError(ReelRankError):
 class RecommenderService:
     """Holds the loaded pipeline; loads it lazily and can be reloaded after retraining."""
 
-    def __init__(self, settings: Settings, name: str = MODEL_NAME, alias: str = MODEL_ALIAS):
+    def __init__(
+        self, settings: Settings, name: str = MODEL_NAME, alias: str = MODEL_ALIAS
+    ) -> None:
         self.settings = settings
         self.name = name
         self.alias = alias
@@ -52,6 +54,11 @@ class RecommenderService:
                     f"({exc}); run `reelrank train` first"
                 ) from exc
             return self._pipeline
+
+    def swap(self, pipeline: RecommendationPipeline) -> None:
+        """Serve ``pipeline`` from now on, without going through MLflow."""
+        with self._lock:
+            self._pipeline = pipeline
 
     def try_load(self) -> bool:
         """Load if possible; log instead of raising (used at start-up)."""

@@ -12,6 +12,7 @@ from core.db.session import session_scope
 from core.settings import Settings
 from core.types import VideoStatus, Visibility
 from serving.app import create_app
+from serving.params import MAX_ID, MAX_OFFSET
 
 
 @pytest.fixture
@@ -171,3 +172,36 @@ def test_search_rejects_empty_queries(client: TestClient) -> None:
 def test_health_reports_database(client: TestClient, tmp_path: Path) -> None:
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["database"] == "ok"
+
+
+#: Values past what the database driver takes (the review's 500) and past the routes' bounds.
+OUT_OF_RANGE = [
+    "/videos?offset=86655516668683194728448",
+    f"/videos?offset={MAX_OFFSET + 1}",
+    "/videos?limit=86655516668683194728448",
+    f"/videos/{MAX_ID + 1}",
+    "/videos/86655516668683194728448",
+    "/videos/0",
+    "/videos/86655516668683194728448/manifest.m3u8",
+    "/videos/1/hls/" + "a" * 201,
+    "/search?q=cats&offset=86655516668683194728448",
+    "/search?q=" + "x" * 201,
+]
+
+
+@pytest.mark.parametrize("path", OUT_OF_RANGE)
+def test_out_of_range_parameters_are_422_on_every_engine(
+    database_url: str, data_root: Path, path: str
+) -> None:
+    client = TestClient(create_app(Settings(data_root=data_root, database_url=database_url)))
+    response = client.get(path)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"]
+
+
+def test_the_deepest_allowed_page_is_empty_not_an_error(database_url: str, data_root: Path) -> None:
+    client = TestClient(create_app(Settings(data_root=data_root, database_url=database_url)))
+    for path in (f"/videos?offset={MAX_OFFSET}", f"/search?q=cats&offset={MAX_OFFSET}"):
+        body = client.get(path).json()
+        assert body["items"] == []
+    assert client.get(f"/videos/{MAX_ID}").status_code == 404

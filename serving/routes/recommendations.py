@@ -5,30 +5,35 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
+from pydantic import StringConstraints
 from sqlalchemy import select
 
 from core.db.models import InteractionEvent, Video
 from core.types import EventType
-from serving.catalogue import unavailable_video_ids
 from serving.deps import RecommenderDep, SessionDep
+from serving.params import UserId
 from serving.schemas import Recommendations, RecommendedVideo
+from serving.visibility import unavailable_video_ids
 
 router = APIRouter(tags=["recommendations"])
 
 #: Event types that mean the user has already consumed the video.
 CONSUMED = (EventType.PLAY, EventType.COMPLETE, EventType.LIKE, EventType.RATE)
+#: Most genres a request may name, and the longest genre name.
+MAX_GENRES = 20
+MAX_GENRE_LENGTH = 64
 
 
 @router.get("/users/{user_id}/recommendations", response_model=Recommendations)
 def recommendations(
-    user_id: Annotated[int, Path(ge=0)],
+    user_id: UserId,
     session: SessionDep,
     recommender: RecommenderDep,
     k: Annotated[int, Query(ge=1, le=100, description="How many videos.")] = 10,
     genre: Annotated[
-        list[str] | None,
-        Query(max_length=20, description="Genres a new user chose (used for cold start)."),
+        list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_GENRE_LENGTH)]] | None,
+        Query(max_length=MAX_GENRES, description="Genres a new user chose (used for cold start)."),
     ] = None,
 ) -> Recommendations:
     """Top-k videos for a user through the served pipeline, each with why it was chosen.

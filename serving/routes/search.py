@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 
 from core.db.models import Video
 from core.errors import ReelRankError
-from serving.catalogue import listed_videos
 from serving.deps import SessionDep
+from serving.params import Limit, Offset
 from serving.schemas import VideoOut, VideoPage
+from serving.visibility import listed_videos
 
 router = APIRouter(tags=["search"])
 
@@ -20,8 +21,8 @@ router = APIRouter(tags=["search"])
 def search(
     session: SessionDep,
     q: Annotated[str, Query(min_length=1, max_length=200, description="Words of the title.")],
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 20,
+    offset: Offset = 0,
 ) -> VideoPage:
     """Public, ready videos whose title contains every word of ``q`` (case-insensitive)."""
     words = q.split()

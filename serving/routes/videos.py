@@ -6,20 +6,25 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, PlainTextResponse
 from sqlalchemy import func, select
 
 from core.db.models import Video
 from core.errors import NotFoundError
-from serving.catalogue import listed_videos, viewable_video
 from serving.deps import SessionDep, SettingsDep
+from serving.params import Limit, Offset, VideoId
 from serving.schemas import VideoOut, VideoPage
+from serving.visibility import listed_videos, viewable_video
 
 router = APIRouter(prefix="/videos", tags=["videos"])
 
 #: A relative URI attribute of a playlist tag (audio renditions, I-frame playlists).
 _TAG_URI = re.compile(r'URI="(?![a-zA-Z][a-zA-Z0-9+.-]*://)([^"]+)"')
+
+#: Longest file path accepted inside a package (real ones are a few dozen characters).
+MAX_FILE_PATH = 200
 
 HLS_MEDIA_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -41,8 +46,8 @@ def _out(video: Video) -> VideoOut:
 @router.get("", response_model=VideoPage)
 def list_videos(
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 20,
+    offset: Offset = 0,
 ) -> VideoPage:
     """Public, ready videos, newest first."""
     query = listed_videos()
@@ -56,7 +61,7 @@ def list_videos(
 
 
 @router.get("/{video_id}", response_model=VideoOut)
-def get_video(video_id: int, session: SessionDep) -> VideoOut:
+def get_video(video_id: VideoId, session: SessionDep) -> VideoOut:
     """One video by id."""
     return _out(viewable_video(session, video_id))
 
@@ -75,7 +80,9 @@ SEGMENT_CACHE = "public, max-age=86400"
 
 
 @router.get("/{video_id}/manifest.m3u8", response_class=PlainTextResponse)
-def master_playlist(video_id: int, session: SessionDep, settings: SettingsDep) -> PlainTextResponse:
+def master_playlist(
+    video_id: VideoId, session: SessionDep, settings: SettingsDep
+) -> PlainTextResponse:
     """The HLS master playlist; its variant URIs point under ``hls/``."""
     video = viewable_video(session, video_id)
     master = _package_dir(settings, video) / "master.m3u8"
@@ -97,7 +104,10 @@ def master_playlist(video_id: int, session: SessionDep, settings: SettingsDep) -
 
 @router.get("/{video_id}/hls/{file_path:path}")
 def hls_file(
-    video_id: int, file_path: str, session: SessionDep, settings: SettingsDep
+    video_id: VideoId,
+    file_path: Annotated[str, PathParam(max_length=MAX_FILE_PATH)],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> FileResponse:
     """A media playlist, init segment or media segment of the video's package."""
     video = viewable_video(session, video_id)

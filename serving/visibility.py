@@ -1,4 +1,4 @@
-"""Catalogue queries shared by the routes (what a viewer may see)."""
+"""Which videos a viewer may see: the visibility rules every catalogue query applies."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from core.errors import NotFoundError
 from core.types import VideoStatus, Visibility
 
 
-def listed_videos() -> Select[tuple[Video]]:
+def listed_videos() -> Select[Video]:
     """Videos that appear in lists and search: public and ready."""
     return select(Video).where(
         Video.visibility == Visibility.PUBLIC, Video.status == VideoStatus.READY
