@@ -20,6 +20,9 @@ from core.settings import Settings, get_settings
 from flows.demo import DemoConfig, run_demo
 from serving.app import create_app
 
+#: The whole demo world is built once for the module (about a minute): the slow tier.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
