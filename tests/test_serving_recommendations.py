@@ -1,5 +1,8 @@
-"""The recommendations route on its own: a real fitted pipeline put in by ``dependency_overrides``,
-a real catalogue, and the rules the route adds (consumed, hidden, unknown users, bad input)."""
+"""The recommendations route on its own, with a real pipeline put in by dependency_overrides.
+
+The catalogue is real (SQLite); the tests pin the rules the route adds: consumed and hidden
+videos, unknown users, bad input, no registered model.
+"""
 
 from __future__ import annotations
 
