@@ -123,7 +123,8 @@ def synth_cmd(
     days: Annotated[int, typer.Option(min=1, help="Days of activity.")] = 28,
 ) -> None:
     """Generate a synthetic demo world: catalogue, users and weeks of events."""
-    from training.datasets.synth import SynthConfig, synthesize
+    from training.datasets.synth import SynthConfig
+    from training.datasets.synth_writer import synthesize
 
     url = _migrated_url()
     config = SynthConfig(users=users, videos=videos, seed=seed, days=days)

@@ -46,7 +46,8 @@ def run_demo(settings: Settings, config: DemoConfig) -> None:
     total = 5
 
     def synthesise() -> object:
-        from training.datasets.synth import SynthConfig, synthesize
+        from training.datasets.synth import SynthConfig
+        from training.datasets.synth_writer import synthesize
 
         with session_scope(url) as session:
             existing = session.scalar(select(func.count()).select_from(Video)) or 0

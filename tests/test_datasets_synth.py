@@ -17,8 +17,9 @@ from core.db.session import get_engine
 from core.errors import DatasetError
 from core.eventlog import conform, read_events
 from core.types import EventType, Role
-from training.datasets.synth import SynthConfig, synthesize
+from training.datasets.synth import SynthConfig, simulate
 from training.datasets.synth_vocabulary import GENRES, LANGUAGES
+from training.datasets.synth_writer import synthesize
 
 SMALL = SynthConfig(users=400, videos=150, seed=11, days=14)
 
@@ -46,6 +47,22 @@ def test_same_seed_gives_identical_parquet(tmp_path: Path) -> None:
     other = tmp_path / "c.parquet"
     synthesize(SMALL.model_copy(update={"seed": 12}), fresh_sqlite(tmp_path / "c.db"), other)
     assert not read_events(other).equals(read_events(paths[0]))
+
+
+def test_simulation_is_pure_frames_with_positional_references() -> None:
+    world = simulate(SMALL)
+    again = simulate(SMALL)
+    for name in ("viewers", "creators", "channels", "videos", "events", "comments"):
+        pd.testing.assert_frame_equal(getattr(world, name), getattr(again, name))
+    assert len(world.viewers) == SMALL.users and len(world.videos) == SMALL.videos
+    assert world.events[c.USER_ID].between(0, SMALL.users - 1).all()
+    assert world.events[c.VIDEO_ID].between(0, SMALL.videos - 1).all()
+    assert world.videos["channel"].between(0, len(world.channels) - 1).all()
+    replies = world.comments[world.comments["parent"] >= 0]
+    assert replies["parent"].max() < (world.comments["parent"] < 0).sum()
+    with_ids = world.events_with_ids(np.arange(SMALL.users) + 1000, np.arange(SMALL.videos) + 5)
+    assert with_ids[c.USER_ID].min() >= 1000 and with_ids[c.VIDEO_ID].min() >= 5
+    assert world.events[c.USER_ID].min() == 0  # the world itself is left untouched
 
 
 def test_world_is_consistent_with_the_catalogue(tmp_path: Path, database_url: str) -> None:
