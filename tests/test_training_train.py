@@ -1,4 +1,9 @@
-"""End to end: train on a synthetic event log, log to MLflow, register, load the champion."""
+"""End to end: train on a synthetic event log, log to MLflow, register, load the champion.
+
+The runs blend without the ranker (its training dominates a run's time) except one slow test
+of the default config; a second registration and an unregistered run are slow tests too (each
+full run logs a model to MLflow).
+"""
 
 from __future__ import annotations
 
@@ -15,13 +20,23 @@ from core import columns as c
 from core.errors import DatasetError, NotFoundError
 from core.eventlog import write_events
 from models.als import ALSConfig
-from models.registry import CHALLENGER, CHAMPION, DEFAULT_MODEL_NAME, load_pipeline
+from models.ranker import RankerConfig
+from models.registry import (
+    CHALLENGER,
+    CHAMPION,
+    DEFAULT_MODEL_NAME,
+    load_pipeline,
+    tracking_uri_scope,
+)
 from training.train import (
     PIPELINE,
+    Evaluation,
+    LoggedRun,
     RegistrationSettings,
     RunConfig,
     TrackingSettings,
     TrainReport,
+    register_served,
     run_evaluation,
     run_training,
 )
@@ -76,10 +91,12 @@ class Store:
         self.first: TrainReport | None = None
 
     def config(self, **changes: object) -> RunConfig:
-        """A run on this store's event log and MLflow store, ALS as ``ALS`` unless changed."""
+        """A run on this store's event log and MLflow store, ALS as ``ALS`` and no ranker
+        unless changed."""
         base = RunConfig(
             events_path=self.events,
             source_configs={"als": ALS},
+            ranker=None,
             tracking=TrackingSettings(uri=self.uri, artifacts_dir=self.artifacts),
         )
         return base.model_copy(update=changes)
@@ -185,6 +202,7 @@ def test_first_version_is_champion_and_loads(store: Store) -> None:
     assert np.mean(clusters == (users[:3] % N_CLUSTERS)[:, None]) > 0.8
 
 
+@pytest.mark.slow
 def test_a_worse_model_becomes_challenger(store: Store) -> None:
     weak = ALSConfig(factors=2, iterations=1, regularization=50.0)
     report = run_training(store.config(source_configs={"als": weak}))
@@ -197,13 +215,33 @@ def test_a_worse_model_becomes_challenger(store: Store) -> None:
     assert challenger.als.config == weak
 
 
+def test_registration_can_be_turned_off(store: Store) -> None:
+    logged = LoggedRun(experiment_id="0", run_id="r", model_runs={}, model_uri="models:/m-1")
+    scores = Evaluation(metrics={PIPELINE: {"ndcg_at_10": 1.0}}, recommended={})
+    off = store.config(registration=RegistrationSettings(enabled=False))
+    assert register_served(off, logged, scores) is None  # without touching the MLflow store
+
+
+@pytest.mark.slow
 def test_unregistered_run_and_missing_alias(store: Store) -> None:
-    report = run_training(
-        store.config(registration=RegistrationSettings(enabled=False), ranker=None)
-    )
+    report = run_training(store.config(registration=RegistrationSettings(enabled=False)))
     assert report.model_version is None and report.model_uri.startswith("models:/")
     with pytest.raises(NotFoundError, match="no model version reelrank-recommender@staging"):
         load_pipeline(alias="staging", tracking_uri=store.uri)
+
+
+@pytest.mark.slow
+def test_the_default_ranker_is_tried_logged_and_served(store: Store) -> None:
+    config = store.config(ranker=RankerConfig(), registration=RegistrationSettings(enabled=False))
+    report = run_training(config)
+    assert report.tuning["validation_ranker_ndcg_at_10"] is not None  # the ranker was tried
+    assert report.metrics[PIPELINE]["ndcg_at_10"] > report.metrics["popularity"]["ndcg_at_10"]
+    params = mlflow.MlflowClient(tracking_uri=store.uri).get_run(report.model_runs[PIPELINE])
+    ranker_params = {k for k in params.data.params if k.startswith("ranker.")}
+    assert bool(ranker_params) == report.tuning["use_ranker"]
+    with tracking_uri_scope(store.uri):
+        served = mlflow.pyfunc.load_model(report.model_uri)
+    assert len(served.predict(pd.DataFrame({c.USER_ID: [1]}), params={"k": 5})) == 5
 
 
 def test_missing_event_log_and_content_without_metadata_are_explained(
@@ -218,8 +256,6 @@ def test_missing_event_log_and_content_without_metadata_are_explained(
 
 
 def test_the_registered_model_serves_through_pyfunc(store: Store) -> None:
-    from models.registry import tracking_uri_scope
-
     with tracking_uri_scope(store.uri):
         model = mlflow.pyfunc.load_model(f"models:/{DEFAULT_MODEL_NAME}@{CHAMPION}")
     frame = model.predict(pd.DataFrame({c.USER_ID: [1, 88_888]}), params={"k": 3})
