@@ -1,5 +1,7 @@
-"""The completion rate is defined once (completes / plays, clipped to [0, 1]) and used by both
-the feature tables and training, so serving and training cannot disagree on it."""
+"""The completion rate is defined once in features/ and shared by feature tables and training.
+
+Its definition (completes / plays, clipped to [0, 1]) is pinned here, clipping case included.
+"""
 
 from __future__ import annotations
 

@@ -302,9 +302,7 @@ def score_models(
 ) -> Evaluation:
     """Holdout metrics at every metric cut-off for each model and the pipeline."""
     ks = config.metric_ks
-    item_ids = split.train_interactions.item_ids
-    vectors = _genre_vectors(data.item_features, item_ids)
-    genres = (item_ids, vectors) if vectors is not None else None
+    genres = _genres(data.item_features, split.train_interactions)
     scored: dict[str, Any] = {**fitted.models, PIPELINE: fitted.pipeline}
     metrics: dict[str, dict[str, float]] = {}
     recommended: dict[str, np.ndarray] = {}
@@ -549,9 +547,13 @@ def _item_features(metadata: pd.DataFrame, embeddings: pd.DataFrame | None) -> I
     return features if features.n_features and features.matrix.nnz else None
 
 
-def _genre_vectors(features: ItemFeatures | None, item_ids: np.ndarray) -> Any:
-    """Genre rows of ``item_ids`` for the diversity metric (None without genres)."""
-    return genre_vectors(features, item_ids)
+def _genres(
+    features: ItemFeatures | None, interactions: Interactions
+) -> tuple[np.ndarray, Any] | None:
+    """``(item ids, genre rows)`` of the trained items for the diversity metric; None
+    without genres."""
+    vectors = genre_vectors(features, interactions.item_ids)
+    return (interactions.item_ids, vectors) if vectors is not None else None
 
 
 def _fit_source(
