@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
 from core import columns as c
 from core.errors import DatasetError
@@ -140,7 +140,7 @@ class RunConfig(BaseModel):
 
     events_path: Path = Field(description="The parquet event log.")
     models: tuple[str, ...] = Field(DEFAULT_MODELS, min_length=1, description="Source models.")
-    source_configs: dict[str, ModelConfig] = Field(
+    source_configs: dict[str, SerializeAsAny[ModelConfig]] = Field(
         default_factory=dict, description="Config per model name (defaults for the others)."
     )
     ranker: RankerConfig | None = Field(
