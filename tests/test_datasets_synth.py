@@ -124,6 +124,23 @@ def test_second_world_in_one_catalogue_is_refused(tmp_path: Path, sqlite_url: st
         synthesize(small, sqlite_url, tmp_path / "events.parquet")
 
 
+def test_benchmark_writes_a_scratch_catalogue_and_prints_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tempfile
+
+    from training.datasets import synth_bench
+
+    monkeypatch.setattr(synth_bench, "BENCH_CONFIG", SynthConfig(users=30, videos=12, seed=2))
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda prefix: str(tmp_path / prefix))
+    (tmp_path / "reelrank-bench-").mkdir()
+    report = synth_bench.bench_synth()  # no arguments: a scratch SQLite catalogue
+    out = capsys.readouterr().out
+    assert (tmp_path / "reelrank-bench-" / "events.parquet").is_file()
+    assert report.users == 30 and report.events == report.events_in_log > 0
+    assert out.startswith("synthesised 30 users") and "events by type" in out
+
+
 def test_config_rejects_nonsense() -> None:
     with pytest.raises(ValidationError, match="users"):
         SynthConfig(users=0)
