@@ -1,12 +1,8 @@
-"""Domain enums and id types shared by every layer."""
+"""Domain enums shared by every layer."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import NewType
-
-UserId = NewType("UserId", int)
-VideoId = NewType("VideoId", int)
 
 
 class Role(StrEnum):

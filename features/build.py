@@ -12,8 +12,10 @@ Definitions (``watch_seconds`` is the seconds watched that one event reports):
 * ``user_plays``: ``play`` events; ``user_watch_seconds``: sum of ``watch_seconds``.
 * ``user_distinct_videos``: videos with any event; ``user_last_active``: latest event time.
 * ``*_mean_rating``: mean ``value`` of ``rate`` events (NaN when none).
-* ``video_ctr``: clicks / impressions; ``video_completion_rate``: completes / plays;
-  ``video_mean_watch_seconds``: watch seconds / plays (NaN when the denominator is 0).
+* ``video_ctr``: clicks / impressions; ``video_mean_watch_seconds``: watch seconds / plays
+  (NaN when the denominator is 0).
+* ``video_completion_rate``: ``features.completion.completion_rate`` (completes / plays,
+  clipped to [0, 1]; NaN without plays), the same definition training uses.
 * ``video_popularity_rank``: 1 + the number of videos (with any event at or before ``T``)
   that have more plays at ``T``; ties share a rank.
 """
@@ -31,6 +33,7 @@ from core.errors import DatasetError
 from core.eventlog import read_events
 from core.types import EventType
 from features import schema as s
+from features.completion import completion_rate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -182,7 +185,7 @@ def video_stats_frame(events: pd.DataFrame, as_of: datetime, created: datetime) 
             s.VIDEO_IMPRESSIONS: now["impressions"].astype("int64"),
             s.VIDEO_CLICKS: now["clicks"].astype("int64"),
             s.VIDEO_CTR: _ratio(now["clicks"], now["impressions"]),
-            s.VIDEO_COMPLETION_RATE: _ratio(now["completes"], plays),
+            s.VIDEO_COMPLETION_RATE: completion_rate(now["completes"], plays),
             s.VIDEO_MEAN_WATCH_SECONDS: _ratio(now["watch"], plays),
             s.VIDEO_LIKES: now["likes"].astype("int64"),
             s.VIDEO_MEAN_RATING: _ratio(now["rating_sum"], now["rating_n"]),

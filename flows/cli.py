@@ -123,7 +123,8 @@ def synth_cmd(
     days: Annotated[int, typer.Option(min=1, help="Days of activity.")] = 28,
 ) -> None:
     """Generate a synthetic demo world: catalogue, users and weeks of events."""
-    from training.datasets.synth import SynthConfig, synthesize
+    from training.datasets.synth import SynthConfig
+    from training.datasets.synth_writer import synthesize
 
     url = _migrated_url()
     config = SynthConfig(users=users, videos=videos, seed=seed, days=days)
@@ -183,25 +184,25 @@ def train_cmd(
 ) -> None:
     """Train models and the served pipeline on the event log; log to MLflow and register it."""
     from models.als import ALSConfig
-    from models.popularity import PopularityConfig
     from models.ranker import RankerConfig
-    from training.train import train_and_log
+    from training.train import DEFAULT_MODELS, RunConfig, TrackingSettings, run_training
 
     settings = _settings()
     settings.paths.ensure()
-    report = train_and_log(
-        settings.paths.events_file,
-        settings.resolved_mlflow_uri,
-        settings.paths.mlflow_artifacts,
-        PopularityConfig(),
-        ALSConfig(factors=factors, iterations=iterations),
-        k=k,
-        models=_models(model),
+    config = RunConfig(
+        events_path=settings.paths.events_file,
+        models=tuple(_models(model) or DEFAULT_MODELS),
+        source_configs={"als": ALSConfig(factors=factors, iterations=iterations)},
+        ranker=RankerConfig() if ranker else None,
         database_url=settings.resolved_database_url,
         embeddings_path=settings.paths.embeddings_file,
-        ranker=RankerConfig() if ranker else None,
+        k=k,
+        tracking=TrackingSettings(
+            uri=settings.resolved_mlflow_uri, artifacts_dir=settings.paths.mlflow_artifacts
+        ),
         progress=True,
     )
+    report = run_training(config)
     if metrics_json is not None:
         metrics_json.parent.mkdir(parents=True, exist_ok=True)
         metrics_json.write_text(json.dumps(report.metrics, indent=2, sort_keys=True) + "\n")
@@ -215,16 +216,18 @@ def evaluate_cmd(
 ) -> None:
     """Evaluate models and the pipeline on a temporal split of the event log (nothing logged)."""
     from models.ranker import RankerConfig
-    from training.train import evaluate_models
+    from training.train import DEFAULT_MODELS, RunConfig, run_evaluation
 
     settings = _settings()
-    metrics = evaluate_models(
-        settings.paths.events_file,
-        _models(model),
+    config = RunConfig(
+        events_path=settings.paths.events_file,
+        models=tuple(_models(model) or DEFAULT_MODELS),
+        ranker=RankerConfig() if ranker else None,
         database_url=settings.resolved_database_url,
         embeddings_path=settings.paths.embeddings_file,
-        ranker=RankerConfig() if ranker else None,
+        progress=True,
     )
+    metrics = run_evaluation(config).metrics
     for name, values in metrics.items():
         shown = ", ".join(
             f"{metric}={values[metric]:.4f}"

@@ -46,7 +46,8 @@ def run_demo(settings: Settings, config: DemoConfig) -> None:
     total = 5
 
     def synthesise() -> object:
-        from training.datasets.synth import SynthConfig, synthesize
+        from training.datasets.synth import SynthConfig
+        from training.datasets.synth_writer import synthesize
 
         with session_scope(url) as session:
             existing = session.scalar(select(func.count()).select_from(Video)) or 0
@@ -134,17 +135,19 @@ DEMO_MODELS = ("popularity", "trending", "als", "itemknn", "content")
 
 
 def _train(settings: Settings) -> object:
-    from training.train import train_and_log
+    from training.train import RunConfig, TrackingSettings, run_training
 
     paths = settings.paths
-    return train_and_log(
-        paths.events_file,
-        settings.resolved_mlflow_uri,
-        paths.mlflow_artifacts,
+    config = RunConfig(
+        events_path=paths.events_file,
         models=DEMO_MODELS,
         database_url=settings.resolved_database_url,
         embeddings_path=paths.embeddings_file,
+        tracking=TrackingSettings(
+            uri=settings.resolved_mlflow_uri, artifacts_dir=paths.mlflow_artifacts
+        ),
     )
+    return run_training(config)
 
 
 def _features(settings: Settings) -> object:

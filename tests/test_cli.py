@@ -89,6 +89,7 @@ def test_evaluate_without_events_says_what_to_do(
     assert "no event log at" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_media_ingest_prints_the_master_playlist_last(
     data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -128,6 +129,21 @@ def test_media_ingest_rejects_an_empty_file(
     assert err.startswith("error: ") and "empty" in err
 
 
+def test_catalogue_metadata_reaches_the_item_features(data_root: Path) -> None:
+    from core.settings import get_settings
+    from training.train import item_features_from
+
+    assert main(["data", "synth", "--users", "50", "--videos", "20", "--seed", "1"]) == 0
+    settings = get_settings()
+    url = settings.resolved_database_url
+    assert item_features_from(None) is None
+    features = item_features_from(url, settings.paths.embeddings_file)  # no embeddings yet
+    assert features is not None and len(features.item_ids) == 20
+    assert any(name.startswith("genre:") for name in features.names)
+    assert not any(name.startswith("embedding:") for name in features.names)
+
+
+@pytest.mark.slow
 def test_catalogue_text_embeddings_reach_the_item_features(
     data_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

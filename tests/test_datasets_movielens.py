@@ -61,6 +61,7 @@ def write_ml100k(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_movielens_small_imports_exact_counts(tmp_path: Path, sqlite_url: str) -> None:
     if not MOVIELENS_SMALL.is_dir():
         pytest.skip(f"MovieLens small not present at {MOVIELENS_SMALL}")

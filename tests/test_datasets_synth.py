@@ -17,8 +17,9 @@ from core.db.session import get_engine
 from core.errors import DatasetError
 from core.eventlog import conform, read_events
 from core.types import EventType, Role
-from training.datasets.synth import SynthConfig, synthesize
+from training.datasets.synth import SynthConfig, simulate
 from training.datasets.synth_vocabulary import GENRES, LANGUAGES
+from training.datasets.synth_writer import synthesize
 
 SMALL = SynthConfig(users=400, videos=150, seed=11, days=14)
 
@@ -46,6 +47,22 @@ def test_same_seed_gives_identical_parquet(tmp_path: Path) -> None:
     other = tmp_path / "c.parquet"
     synthesize(SMALL.model_copy(update={"seed": 12}), fresh_sqlite(tmp_path / "c.db"), other)
     assert not read_events(other).equals(read_events(paths[0]))
+
+
+def test_simulation_is_pure_frames_with_positional_references() -> None:
+    world = simulate(SMALL)
+    again = simulate(SMALL)
+    for name in ("viewers", "creators", "channels", "videos", "events", "comments"):
+        pd.testing.assert_frame_equal(getattr(world, name), getattr(again, name))
+    assert len(world.viewers) == SMALL.users and len(world.videos) == SMALL.videos
+    assert world.events[c.USER_ID].between(0, SMALL.users - 1).all()
+    assert world.events[c.VIDEO_ID].between(0, SMALL.videos - 1).all()
+    assert world.videos["channel"].between(0, len(world.channels) - 1).all()
+    replies = world.comments[world.comments["parent"] >= 0]
+    assert replies["parent"].max() < (world.comments["parent"] < 0).sum()
+    with_ids = world.events_with_ids(np.arange(SMALL.users) + 1000, np.arange(SMALL.videos) + 5)
+    assert with_ids[c.USER_ID].min() >= 1000 and with_ids[c.VIDEO_ID].min() >= 5
+    assert world.events[c.USER_ID].min() == 0  # the world itself is left untouched
 
 
 def test_world_is_consistent_with_the_catalogue(tmp_path: Path, database_url: str) -> None:
@@ -105,6 +122,23 @@ def test_second_world_in_one_catalogue_is_refused(tmp_path: Path, sqlite_url: st
         DatasetError, match=r"already holds a synthetic world \(21 synthetic users\)"
     ):
         synthesize(small, sqlite_url, tmp_path / "events.parquet")
+
+
+def test_benchmark_writes_a_scratch_catalogue_and_prints_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tempfile
+
+    from training.datasets import synth_bench
+
+    monkeypatch.setattr(synth_bench, "BENCH_CONFIG", SynthConfig(users=30, videos=12, seed=2))
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda prefix: str(tmp_path / prefix))
+    (tmp_path / "reelrank-bench-").mkdir()
+    report = synth_bench.bench_synth()  # no arguments: a scratch SQLite catalogue
+    out = capsys.readouterr().out
+    assert (tmp_path / "reelrank-bench-" / "events.parquet").is_file()
+    assert report.users == 30 and report.events == report.events_in_log > 0
+    assert out.startswith("synthesised 30 users") and "events by type" in out
 
 
 def test_config_rejects_nonsense() -> None:

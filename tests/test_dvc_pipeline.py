@@ -9,19 +9,34 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+#: params.yaml lines replaced so the pipeline runs on a small world.
+SHRINK = {"users: 2000": "users: 200", "videos: 500": "videos: 60"}
 
 
+def shrunk_params(text: str) -> str:
+    """``text`` with each ``SHRINK`` line replaced; fails unless each is found exactly once."""
+    for old, new in SHRINK.items():
+        assert text.count(old) == 1, f"params.yaml has {text.count(old)} '{old}', expected one"
+        text = text.replace(old, new)
+    return text
+
+
+def test_params_shrink_exactly_once() -> None:
+    assert "users: 200\n" in shrunk_params((ROOT / "params.yaml").read_text())
+
+
+@pytest.mark.slow
 def test_dvc_repro_runs_every_stage(tmp_path: Path) -> None:
     work = tmp_path / "project"
     work.mkdir()
     shutil.copy(ROOT / "dvc.yaml", work)
     for code in ("features", "models", "training"):  # stage dependencies (hashed by DVC)
         shutil.copytree(ROOT / code, work / code, ignore=shutil.ignore_patterns("__pycache__"))
-    params = (ROOT / "params.yaml").read_text()
-    params = params.replace("users: 2000", "users: 200").replace("videos: 500", "videos: 60")
-    (work / "params.yaml").write_text(params)
+    (work / "params.yaml").write_text(shrunk_params((ROOT / "params.yaml").read_text()))
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",

@@ -92,6 +92,7 @@ def _check_after_more_events(client: FeatureClient) -> None:
     assert row[s.USER_LAST_ACTIVE] == pd.Timestamp("2024-05-03T12:00Z")
 
 
+@pytest.mark.slow
 def test_sync_into_sqlite_serves_hand_computed_features(settings: Settings) -> None:
     paths = settings.paths
     events = write_events(pd.DataFrame(EVENTS), paths.events_file)
@@ -119,6 +120,7 @@ def test_sync_into_sqlite_serves_hand_computed_features(settings: Settings) -> N
     _check_after_more_events(FeatureClient(paths.features))
 
 
+@pytest.mark.slow
 @pytest.mark.redis
 def test_sync_into_redis_serves_hand_computed_features(settings: Settings, redis_url: str) -> None:
     paths = settings.paths
@@ -160,6 +162,10 @@ def test_setup_mistakes_raise_clear_errors(settings: Settings) -> None:
     with pytest.raises(FeatureStoreError, match=r"no feature_store\.yaml"):
         FeatureClient(repo)
 
+
+@pytest.mark.slow
+def test_an_unapplied_or_empty_repo_is_explained(settings: Settings) -> None:
+    repo = settings.paths.features
     write_store_config(repo, "sqlite", None)
     with pytest.raises(NotFoundError, match="'recommender_v1' is not registered"):
         FeatureClient(repo)

@@ -1,4 +1,9 @@
-"""End to end: train on a synthetic event log, log to MLflow, register, load the champion."""
+"""End to end: train on a synthetic event log, log to MLflow, register, load the champion.
+
+The runs blend without the ranker (its training dominates a run's time) except one slow test
+of the default config; a second registration and an unregistered run are slow tests too (each
+full run logs a model to MLflow).
+"""
 
 from __future__ import annotations
 
@@ -15,9 +20,26 @@ from core import columns as c
 from core.errors import DatasetError, NotFoundError
 from core.eventlog import write_events
 from models.als import ALSConfig
-from models.popularity import PopularityConfig
-from models.registry import CHALLENGER, CHAMPION, DEFAULT_MODEL_NAME, load_pipeline
-from training.train import PIPELINE, TrainReport, evaluate_models, train_and_log
+from models.ranker import RankerConfig
+from models.registry import (
+    CHALLENGER,
+    CHAMPION,
+    DEFAULT_MODEL_NAME,
+    load_pipeline,
+    tracking_uri_scope,
+)
+from training.train import (
+    PIPELINE,
+    Evaluation,
+    LoggedRun,
+    RegistrationSettings,
+    RunConfig,
+    TrackingSettings,
+    TrainReport,
+    register_served,
+    run_evaluation,
+    run_training,
+)
 
 START = pd.Timestamp("2024-01-01", tz="UTC")
 N_CLUSTERS = 6
@@ -68,6 +90,17 @@ class Store:
         self.cwd.mkdir()
         self.first: TrainReport | None = None
 
+    def config(self, **changes: object) -> RunConfig:
+        """A run on this store's event log and MLflow store, ALS as ``ALS`` and no ranker
+        unless changed."""
+        base = RunConfig(
+            events_path=self.events,
+            source_configs={"als": ALS},
+            ranker=None,
+            tracking=TrackingSettings(uri=self.uri, artifacts_dir=self.artifacts),
+        )
+        return base.model_copy(update=changes)
+
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
@@ -76,7 +109,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(s.cwd)
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        s.first = train_and_log(s.events, s.uri, s.artifacts, PopularityConfig(), ALS)
+        s.first = run_training(s.config())
         yield s
 
 
@@ -130,6 +163,21 @@ def test_runs_record_params_metrics_dataset_and_code(store: Store) -> None:
     assert any(store.artifacts.rglob("pipeline.json"))
 
 
+def test_every_metric_is_logged_exactly_once(store: Store) -> None:
+    report = store.first
+    assert report is not None
+    client = mlflow.MlflowClient(tracking_uri=store.uri)
+    runs = {"train": report.run_id, **report.model_runs}
+    for run_name, run_id in runs.items():
+        for key in client.get_run(run_id).data.metrics:
+            history = client.get_metric_history(run_id, key)
+            assert len(history) == 1, f"{key} logged {len(history)} times in run {run_name}"
+    # each model's metrics are in its own run only: none is repeated on the parent run
+    assert client.get_run(report.run_id).data.metrics == {}
+    for name, values in report.metrics.items():
+        assert set(client.get_run(report.model_runs[name]).data.metrics) == set(values)
+
+
 def test_nothing_is_written_to_the_working_directory(store: Store) -> None:
     assert list(store.cwd.iterdir()) == []
 
@@ -154,9 +202,10 @@ def test_first_version_is_champion_and_loads(store: Store) -> None:
     assert np.mean(clusters == (users[:3] % N_CLUSTERS)[:, None]) > 0.8
 
 
+@pytest.mark.slow
 def test_a_worse_model_becomes_challenger(store: Store) -> None:
     weak = ALSConfig(factors=2, iterations=1, regularization=50.0)
-    report = train_and_log(store.events, store.uri, store.artifacts, PopularityConfig(), weak)
+    report = run_training(store.config(source_configs={"als": weak}))
     first = store.first.metrics[PIPELINE]["ndcg_at_10"]  # type: ignore[union-attr]
     assert report.metrics[PIPELINE]["ndcg_at_10"] < first
     assert (report.model_version, report.alias) == (2, CHALLENGER)
@@ -166,29 +215,47 @@ def test_a_worse_model_becomes_challenger(store: Store) -> None:
     assert challenger.als.config == weak
 
 
+def test_registration_can_be_turned_off(store: Store) -> None:
+    logged = LoggedRun(experiment_id="0", run_id="r", model_runs={}, model_uri="models:/m-1")
+    scores = Evaluation(metrics={PIPELINE: {"ndcg_at_10": 1.0}}, recommended={})
+    off = store.config(registration=RegistrationSettings(enabled=False))
+    assert register_served(off, logged, scores) is None  # without touching the MLflow store
+
+
+@pytest.mark.slow
 def test_unregistered_run_and_missing_alias(store: Store) -> None:
-    report = train_and_log(
-        store.events, store.uri, store.artifacts, als=ALS, register=False, ranker=None
-    )
+    report = run_training(store.config(registration=RegistrationSettings(enabled=False)))
     assert report.model_version is None and report.model_uri.startswith("models:/")
     with pytest.raises(NotFoundError, match="no model version reelrank-recommender@staging"):
         load_pipeline(alias="staging", tracking_uri=store.uri)
+
+
+@pytest.mark.slow
+def test_the_default_ranker_is_tried_logged_and_served(store: Store) -> None:
+    config = store.config(ranker=RankerConfig(), registration=RegistrationSettings(enabled=False))
+    report = run_training(config)
+    assert report.tuning["validation_ranker_ndcg_at_10"] is not None  # the ranker was tried
+    assert report.metrics[PIPELINE]["ndcg_at_10"] > report.metrics["popularity"]["ndcg_at_10"]
+    params = mlflow.MlflowClient(tracking_uri=store.uri).get_run(report.model_runs[PIPELINE])
+    ranker_params = {k for k in params.data.params if k.startswith("ranker.")}
+    assert bool(ranker_params) == report.tuning["use_ranker"]
+    with tracking_uri_scope(store.uri):
+        served = mlflow.pyfunc.load_model(report.model_uri)
+    assert len(served.predict(pd.DataFrame({c.USER_ID: [1]}), params={"k": 5})) == 5
 
 
 def test_missing_event_log_and_content_without_metadata_are_explained(
     store: Store, tmp_path: Path
 ) -> None:
     with pytest.raises(DatasetError, match="no event log at"):
-        train_and_log(tmp_path / "none.parquet", store.uri, store.artifacts, register=False)
+        run_training(store.config(events_path=tmp_path / "none.parquet"))
     with pytest.raises(DatasetError, match="the content model needs item metadata"):
-        evaluate_models(store.events, ("popularity", "content"), progress=False)
+        run_evaluation(store.config(models=("popularity", "content")))
     with pytest.raises(ValueError, match="unknown model 'wals'"):
-        evaluate_models(store.events, ("popularity", "wals"), progress=False)
+        run_evaluation(store.config(models=("popularity", "wals")))
 
 
 def test_the_registered_model_serves_through_pyfunc(store: Store) -> None:
-    from models.registry import tracking_uri_scope
-
     with tracking_uri_scope(store.uri):
         model = mlflow.pyfunc.load_model(f"models:/{DEFAULT_MODEL_NAME}@{CHAMPION}")
     frame = model.predict(pd.DataFrame({c.USER_ID: [1, 88_888]}), params={"k": 3})

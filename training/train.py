@@ -1,4 +1,4 @@
-"""One training run: split the event log, fit, evaluate, log to MLflow, register the pipeline.
+"""One training run as stages over one ``RunConfig``: load, split, fit, score, log, register.
 
 Every chosen model is fitted on a temporal training split and scored on the test split at
 k = 1, 5, 10, 20; the pipeline (sources -> ensemble -> ranker -> filters) is tuned on a
@@ -6,6 +6,21 @@ validation split carved from the training split, then scored the same way. The s
 pipeline is refitted on the whole event log (same configs, same ranker) after evaluation: the
 newest users, items and interactions are what a streaming service most needs to know, and the
 holdout metrics of the train-split fit are the estimate of its quality.
+
+Each stage is a plain function with typed inputs and outputs, so a notebook can run them one
+at a time::
+
+    data = load_data(config)
+    split = split_data(config, data)
+    fitted = fit_models(config, data, split)
+    scores = score_models(config, data, split, fitted)
+    served = refit_served(config, data, fitted)
+    logged = log_run(config, data, split, fitted, scores, served)
+    registered = register_served(config, logged, scores)
+
+``run_training(config)`` chains them all; ``run_evaluation(config)`` stops after scoring.
+Every call into ``models/`` goes through the functions of the "models API" section at the
+end of this file.
 """
 
 from __future__ import annotations
@@ -13,45 +28,191 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
 from core import columns as c
 from core.errors import DatasetError
 from core.eventlog import read_events
-from core.types import EventType
-from models.als import ALSConfig
+from features.completion import completion_rates
+from training.evaluate import DEFAULT_KS, Holdout, build_holdout, evaluate_at, item_popularity
+from training.plots import plot_metric_vs_k, plot_popularity_bias
+from training.splits import temporal_split
+
+# isort: split
+# The models API (and training.tuning, which wraps the ensemble and the ranker): called only
+# from the "models API" section at the end of this file; the types are used throughout.
 from models.config import ModelConfig
 from models.interactions import Interactions, Weighting
 from models.pipeline import RecommendationPipeline, fit_source, make_source
-from models.popularity import PopularityConfig
 from models.postprocess import genre_vectors
 from models.ranker import RankerConfig
 from models.registry import (
     DEFAULT_MODEL_NAME,
+    RegisteredVersion,
     log_pipeline,
     register_pipeline,
     tracking_uri_scope,
 )
 from models.side_info import ItemFeatures
-from training.evaluate import DEFAULT_KS, Holdout, build_holdout, evaluate_at, item_popularity
-from training.plots import plot_metric_vs_k, plot_popularity_bias
-from training.splits import temporal_split
 from training.tuning import TuningReport, default_grids, fit_tuned_pipeline
 
 if TYPE_CHECKING:
     import pandas as pd
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "EXPERIMENT",
+    "PIPELINE",
+    "Evaluation",
+    "FittedModels",
+    "LoadedData",
+    "LoggedRun",
+    "RegistrationSettings",
+    "RunConfig",
+    "Split",
+    "SplitSettings",
+    "TrackingSettings",
+    "TrainReport",
+    "code_version",
+    "completion_rates",
+    "file_sha256",
+    "fit_models",
+    "item_features_from",
+    "load_data",
+    "log_run",
+    "refit_served",
+    "register_served",
+    "run_evaluation",
+    "run_training",
+    "score_models",
+    "split_data",
+]
 
 EXPERIMENT = "reelrank"
 #: Name of the full pipeline in metrics, runs and benchmarks.
 PIPELINE = "ensemble_ranker"
 #: Models trained when none are named: the fast pair the demo uses.
 DEFAULT_MODELS: tuple[str, ...] = ("popularity", "als")
+
+
+# -- the run config ---------------------------------------------------------------------------
+class SplitSettings(BaseModel):
+    """How the event log is cut into a training and a test part, and how events are weighted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="Share held out for testing.")
+    by: Literal["time", "events"] = Field(
+        "time", description="Cut at a share of the time span or of the events."
+    )
+    weight: Weighting = Field("count", description="How events become interaction weights.")
+
+
+class TrackingSettings(BaseModel):
+    """Where the run is logged."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    uri: str = Field(description="MLflow tracking (and registry) URI.")
+    artifacts_dir: Path = Field(description="Artifact root of a newly created experiment.")
+
+
+class RegistrationSettings(BaseModel):
+    """Whether and under which name the served pipeline is registered."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(True, description="Register the served pipeline with an alias.")
+    model_name: str = Field(DEFAULT_MODEL_NAME, description="Registered model name.")
+
+
+class RunConfig(BaseModel):
+    """Everything one training (or evaluation-only) run needs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    events_path: Path = Field(description="The parquet event log.")
+    models: tuple[str, ...] = Field(DEFAULT_MODELS, min_length=1, description="Source models.")
+    source_configs: dict[str, SerializeAsAny[ModelConfig]] = Field(
+        default_factory=dict, description="Config per model name (defaults for the others)."
+    )
+    ranker: RankerConfig | None = Field(
+        default_factory=RankerConfig, description="The ranker to try on the blend; None: none."
+    )
+    database_url: str | None = Field(
+        None, description="Catalogue with item metadata (needed by the content model)."
+    )
+    embeddings_path: Path | None = Field(
+        None, description="Content vectors of the media pipeline, used when the file exists."
+    )
+    ks: tuple[int, ...] = Field(DEFAULT_KS, min_length=1, description="Metric cut-offs.")
+    k: int = Field(10, ge=1, description="Headline cut-off (always among the metric cut-offs).")
+    seed: int = Field(42, description="Seed of the validation split and of tuning.")
+    split: SplitSettings = Field(default_factory=SplitSettings)
+    tracking: TrackingSettings | None = Field(
+        None, description="MLflow tracking; needed by log_run (not by run_evaluation)."
+    )
+    registration: RegistrationSettings = Field(default_factory=RegistrationSettings)
+    progress: bool = Field(False, description="Show progress bars.")
+
+    @property
+    def metric_ks(self) -> list[int]:
+        """The cut-offs metrics are computed at: ``ks``, ``k`` and 10 (the champion metric)."""
+        return sorted({*self.ks, self.k, 10})
+
+
+# -- stage outputs ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LoadedData:
+    """The event log and the item features of one run."""
+
+    events: pd.DataFrame
+    item_features: ItemFeatures | None
+    dataset_sha256: str
+
+
+@dataclass(frozen=True)
+class Split:
+    """The temporal train/test split and what the test users went on to watch."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    train_interactions: Interactions
+    holdout: Holdout
+
+
+@dataclass(frozen=True)
+class FittedModels:
+    """Each source model and the tuned pipeline, fitted on the training split."""
+
+    models: dict[str, Any]
+    pipeline: RecommendationPipeline
+    tuning: TuningReport
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Holdout metrics per model and for the pipeline, and their top-k lists."""
+
+    metrics: dict[str, dict[str, float]]
+    recommended: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    """The MLflow runs a training run wrote."""
+
+    experiment_id: str
+    run_id: str
+    model_runs: dict[str, str]
+    model_uri: str
 
 
 class TrainReport(BaseModel):
@@ -92,6 +253,182 @@ class TrainReport(BaseModel):
         )
 
 
+# -- stages -----------------------------------------------------------------------------------
+def load_data(config: RunConfig) -> LoadedData:
+    """Read the event log and the catalogue's item features; DatasetError without a log."""
+    try:
+        events = read_events(config.events_path)
+    except FileNotFoundError as exc:
+        raise DatasetError(str(exc)) from exc
+    return LoadedData(
+        events=events,
+        item_features=item_features_from(config.database_url, config.embeddings_path),
+        dataset_sha256=file_sha256(config.events_path),
+    )
+
+
+def split_data(config: RunConfig, data: LoadedData) -> Split:
+    """The temporal split, the training interactions and the test users' new positives."""
+    train, test = temporal_split(data.events, config.split.test_fraction, by=config.split.by)
+    interactions = _interactions(train, config.split.weight)
+    return Split(
+        train=train,
+        test=test,
+        train_interactions=interactions,
+        holdout=build_holdout(interactions, test),
+    )
+
+
+def fit_models(config: RunConfig, data: LoadedData, split: Split) -> FittedModels:
+    """Fit each model on the training split, then tune and fit the pipeline on it."""
+    from tqdm import tqdm
+
+    if "content" in config.models and data.item_features is None:
+        raise DatasetError(
+            "the content model needs item metadata: give a catalogue with genres, tags or text"
+        )
+    models = {
+        name: _fit_source(name, config.source_configs, split.train_interactions, data)
+        for name in tqdm(list(config.models), desc="models", disable=not config.progress)
+    }
+    with tqdm(total=1, desc=PIPELINE, disable=not config.progress) as bar:
+        pipeline, tuning = _fit_tuned_pipeline(config, data, split)
+        bar.update()
+    return FittedModels(models=models, pipeline=pipeline, tuning=tuning)
+
+
+def score_models(
+    config: RunConfig, data: LoadedData, split: Split, fitted: FittedModels
+) -> Evaluation:
+    """Holdout metrics at every metric cut-off for each model and the pipeline."""
+    ks = config.metric_ks
+    genres = _genres(data.item_features, split.train_interactions)
+    scored: dict[str, Any] = {**fitted.models, PIPELINE: fitted.pipeline}
+    metrics: dict[str, dict[str, float]] = {}
+    recommended: dict[str, np.ndarray] = {}
+    for name, model in scored.items():
+        recommend = _recommend_fn(model)
+        metrics[name] = evaluate_at(recommend, split.holdout, split.train_interactions, ks, genres)
+        recommended[name] = recommend(split.holdout.user_ids, max(ks))[0]
+    return Evaluation(metrics=metrics, recommended=recommended)
+
+
+def refit_served(
+    config: RunConfig, data: LoadedData, fitted: FittedModels
+) -> RecommendationPipeline:
+    """The served pipeline: the tuned pipeline's configs and ranker, refitted on all events."""
+    return _refit_pipeline(config, data, fitted.pipeline)
+
+
+def log_run(
+    config: RunConfig,
+    data: LoadedData,
+    split: Split,
+    fitted: FittedModels,
+    scores: Evaluation,
+    served: RecommendationPipeline,
+) -> LoggedRun:
+    """One parent MLflow run (params, tags, plots, the served model) with one nested run per
+    model and one for the pipeline; each metric is logged once, in its model's run."""
+    import mlflow
+
+    if config.tracking is None:
+        raise ValueError("log_run needs config.tracking (an MLflow URI and artifacts folder)")
+    tags = {
+        "dataset.sha256": data.dataset_sha256,
+        "dataset.path": str(config.events_path),
+        "code_version": code_version(),
+        "served_model": "refit_on_all_events",
+    }
+    common = _common_params(config, data, split)
+    model_runs: dict[str, str] = {}
+    with _tracking(config.tracking.uri), tempfile.TemporaryDirectory() as tmp:
+        experiment_id = _experiment_id(config.tracking.artifacts_dir)
+        with mlflow.start_run(experiment_id=experiment_id, run_name="train") as parent:
+            mlflow.set_tags(tags)
+            mlflow.log_params(common)
+            for name, model in fitted.models.items():
+                with mlflow.start_run(
+                    experiment_id=experiment_id, run_name=name, nested=True
+                ) as run:
+                    mlflow.set_tags(tags)
+                    mlflow.log_params(common | _model_params(name, model))
+                    mlflow.log_metrics(scores.metrics[name])
+                    saved = _save(model, Path(tmp) / "models" / name)
+                    mlflow.log_artifacts(str(saved), "model")
+                    model_runs[name] = run.info.run_id
+            with mlflow.start_run(
+                experiment_id=experiment_id, run_name=PIPELINE, nested=True
+            ) as run:
+                mlflow.set_tags(tags)
+                params = common | _pipeline_params(config, fitted.pipeline)
+                mlflow.log_params({key: str(value)[:500] for key, value in params.items()})
+                mlflow.log_metrics(scores.metrics[PIPELINE])
+                mlflow.log_dict(tuning_summary(fitted.tuning), "tuning.json")
+                saved = _save(fitted.pipeline, Path(tmp) / "train-split")
+                mlflow.log_artifacts(str(saved), "pipeline")
+                model_runs[PIPELINE] = run.info.run_id
+            for plot in _plots(config, split, scores, Path(tmp) / "plots"):
+                mlflow.log_artifact(str(plot), "plots")
+            model_uri = _log_served(_save(served, Path(tmp) / "served"))
+    return LoggedRun(
+        experiment_id=experiment_id,
+        run_id=parent.info.run_id,
+        model_runs=model_runs,
+        model_uri=model_uri,
+    )
+
+
+def register_served(
+    config: RunConfig, logged: LoggedRun, scores: Evaluation
+) -> RegisteredVersion | None:
+    """Register the served model, aliased ``champion`` unless its NDCG@10 is below the
+    champion's (then ``challenger``); None when the config says not to register."""
+    if not config.registration.enabled:
+        return None
+    if config.tracking is None:
+        raise ValueError("register_served needs config.tracking (an MLflow URI)")
+    score = scores.metrics[PIPELINE]["ndcg_at_10"]
+    return _register(logged.model_uri, score, config.tracking.uri, config.registration.model_name)
+
+
+def run_training(config: RunConfig) -> TrainReport:
+    """Every stage in order: load, split, fit and tune, score, refit, log, register."""
+    data = load_data(config)
+    split = split_data(config, data)
+    fitted = fit_models(config, data, split)
+    scores = score_models(config, data, split, fitted)
+    served = refit_served(config, data, fitted)
+    logged = log_run(config, data, split, fitted, scores, served)
+    registered = register_served(config, logged, scores)
+    return TrainReport(
+        experiment_id=logged.experiment_id,
+        run_id=logged.run_id,
+        model_runs=logged.model_runs,
+        metrics=scores.metrics,
+        dataset_sha256=data.dataset_sha256,
+        code_version=code_version(),
+        n_events=len(data.events),
+        n_train_events=len(split.train),
+        n_test_events=len(split.test),
+        n_test_users=split.holdout.n_users,
+        n_cold_start_users=int(split.holdout.cold_start.sum()),
+        model_uri=logged.model_uri,
+        model_name=registered.name if registered else None,
+        model_version=registered.version if registered else None,
+        alias=registered.alias if registered else None,
+        tuning=tuning_summary(fitted.tuning),
+    )
+
+
+def run_evaluation(config: RunConfig) -> Evaluation:
+    """``reelrank evaluate``: load, split, fit and score, without logging or registering."""
+    data = load_data(config)
+    split = split_data(config, data)
+    return score_models(config, data, split, fit_models(config, data, split))
+
+
+# -- helpers ----------------------------------------------------------------------------------
 def file_sha256(path: Path) -> str:
     """sha256 of a file's bytes."""
     digest = hashlib.sha256()
@@ -122,29 +459,6 @@ def code_version() -> str:
     return commit.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
 
 
-def _experiment_id(artifacts_dir: Path) -> str:
-    """The ``reelrank`` experiment, created with its artifacts under ``artifacts_dir``."""
-    import mlflow
-
-    existing = mlflow.get_experiment_by_name(EXPERIMENT)
-    if existing is not None:
-        return existing.experiment_id
-    artifacts_dir.mkdir(parents=True, exist_ok=True)
-    return mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts_dir.resolve().as_uri())
-
-
-def completion_rates(frame: pd.DataFrame) -> dict[int, float]:
-    """Per video, ``complete`` events over ``play`` events (videos with plays only); empty
-    when the log has no watch data (e.g. ratings datasets)."""
-    types = frame[c.EVENT_TYPE].astype(str)
-    plays = frame.loc[types == EventType.PLAY, c.VIDEO_ID].value_counts()
-    if plays.empty:
-        return {}
-    completes = frame.loc[types == EventType.COMPLETE, c.VIDEO_ID].value_counts()
-    rates = (completes.reindex(plays.index, fill_value=0) / plays).clip(upper=1.0)
-    return {int(k): float(v) for k, v in rates.items()}
-
-
 def item_features_from(
     database_url: str | None, embeddings_path: Path | None = None
 ) -> ItemFeatures | None:
@@ -162,94 +476,11 @@ def item_features_from(
     embeddings = None
     if embeddings_path is not None and embeddings_path.is_file():
         embeddings = pd.read_parquet(embeddings_path, columns=[c.VIDEO_ID, "vector"])
-    features = ItemFeatures.from_metadata(metadata, embeddings=embeddings)
-    return features if features.n_features and features.matrix.nnz else None
+    return _item_features(metadata, embeddings)
 
 
-@dataclass(frozen=True)
-class Experiment:
-    """What fitting and scoring on one split produced (before anything is logged)."""
-
-    metrics: dict[str, dict[str, float]]
-    fitted: dict[str, Any]
-    pipeline: RecommendationPipeline
-    tuning: TuningReport
-    recommended: dict[str, np.ndarray]
-    holdout: Holdout
-    train_interactions: Interactions
-    n_train_events: int
-    n_test_events: int
-
-
-def run_experiment(
-    frame: pd.DataFrame,
-    models: Sequence[str],
-    *,
-    source_configs: Mapping[str, ModelConfig] | None = None,
-    item_features: ItemFeatures | None = None,
-    ranker: RankerConfig | None = RankerConfig(),  # noqa: B008 - frozen
-    ks: Sequence[int] = DEFAULT_KS,
-    test_fraction: float = 0.2,
-    split_by: Literal["time", "events"] = "time",
-    weight: Weighting = "count",
-    seed: int = 42,
-    progress: bool = False,
-) -> Experiment:
-    """Temporal split; fit and score each model and the tuned pipeline on the test users."""
-    from tqdm import tqdm
-
-    if "content" in models and item_features is None:
-        raise DatasetError(
-            "the content model needs item metadata: give a catalogue with genres, tags or text"
-        )
-    train, test = temporal_split(frame, test_fraction, by=split_by)
-    train_interactions = Interactions.from_events(train, weight)
-    holdout: Holdout = build_holdout(train_interactions, test)
-    completion = completion_rates(train)
-    genres = None
-    vectors = genre_vectors(item_features, train_interactions.item_ids)
-    if vectors is not None:
-        genres = (train_interactions.item_ids, vectors)
-    configs = dict(source_configs or {})
-    metrics: dict[str, dict[str, float]] = {}
-    fitted: dict[str, Any] = {}
-    recommended: dict[str, Any] = {}
-    top = max(ks)
-    for name in tqdm(list(models), desc="models", disable=not progress):
-        model = fit_source(make_source(name, configs.get(name)), train_interactions, item_features)
-        fitted[name] = model
-        metrics[name] = evaluate_at(model.recommend, holdout, train_interactions, ks, genres)
-        recommended[name] = model.recommend(holdout.user_ids, top)[0]
-    with tqdm(total=1, desc=PIPELINE, disable=not progress) as bar:
-        pipeline, tuning = fit_tuned_pipeline(
-            train,
-            "temporal",
-            list(models),
-            configs,
-            item_features,
-            ranker,
-            weight,
-            seed=seed,
-            completion=completion,
-            grids=default_grids(),
-        )
-        bar.update()
-    metrics[PIPELINE] = evaluate_at(pipeline.recommend, holdout, train_interactions, ks, genres)
-    recommended[PIPELINE] = pipeline.recommend(holdout.user_ids, top)[0]
-    return Experiment(
-        metrics=metrics,
-        fitted=fitted,
-        pipeline=pipeline,
-        tuning=tuning,
-        recommended=recommended,
-        holdout=holdout,
-        train_interactions=train_interactions,
-        n_train_events=len(train),
-        n_test_events=len(test),
-    )
-
-
-def _tuning_summary(tuning: TuningReport) -> dict[str, Any]:
+def tuning_summary(tuning: TuningReport) -> dict[str, Any]:
+    """What validation chose, as logged to ``tuning.json`` and returned in the report."""
     return {
         "weights": dict(tuning.ensemble.weights),
         "normalisation": tuning.ensemble.normalisation,
@@ -260,193 +491,146 @@ def _tuning_summary(tuning: TuningReport) -> dict[str, Any]:
     }
 
 
-def _log_plots(exp: Experiment, ks: Sequence[int], folder: Path) -> list[Path]:
-    item_ids, counts = item_popularity(exp.train_interactions)
+def _common_params(config: RunConfig, data: LoadedData, split: Split) -> dict[str, Any]:
+    """Params every run of a training run records."""
+    return {
+        "k": config.k,
+        "ks": ",".join(map(str, config.metric_ks)),
+        "models": ",".join(config.models),
+        "test_fraction": config.split.test_fraction,
+        "split_by": config.split.by,
+        "weight": config.split.weight,
+        "seed": config.seed,
+        "n_events": len(data.events),
+        "n_train_events": len(split.train),
+        "n_test_events": len(split.test),
+        "n_test_users": split.holdout.n_users,
+        "n_cold_start_users": int(split.holdout.cold_start.sum()),
+    }
+
+
+def _experiment_id(artifacts_dir: Path) -> str:
+    """The ``reelrank`` experiment, created with its artifacts under ``artifacts_dir``."""
+    import mlflow
+
+    existing = mlflow.get_experiment_by_name(EXPERIMENT)
+    if existing is not None:
+        return str(existing.experiment_id)
+    artifacts_dir.mkdir(parents=True, exist_ok=True)
+    return mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts_dir.resolve().as_uri())
+
+
+def _plots(config: RunConfig, split: Split, scores: Evaluation, folder: Path) -> list[Path]:
+    """NDCG and recall against k, and the popularity bias of each model's top-k."""
+    ks = config.metric_ks
+    item_ids, counts = item_popularity(split.train_interactions)
     return [
-        plot_metric_vs_k(exp.metrics, folder / "ndcg_vs_k.png", "ndcg", ks),
-        plot_metric_vs_k(exp.metrics, folder / "recall_vs_k.png", "recall", ks),
-        plot_popularity_bias(exp.recommended, item_ids, counts, folder / "popularity_bias.png"),
+        plot_metric_vs_k(scores.metrics, folder / "ndcg_vs_k.png", "ndcg", ks),
+        plot_metric_vs_k(scores.metrics, folder / "recall_vs_k.png", "recall", ks),
+        plot_popularity_bias(scores.recommended, item_ids, counts, folder / "popularity_bias.png"),
     ]
 
 
-def train_and_log(
-    events_path: Path,
-    tracking_uri: str,
-    artifacts_dir: Path,
-    popularity: PopularityConfig = PopularityConfig(),  # noqa: B008 - frozen
-    als: ALSConfig = ALSConfig(),  # noqa: B008 - frozen
-    k: int = 10,
-    register: bool = True,
-    test_fraction: float = 0.2,
-    split_by: Literal["time", "events"] = "time",
-    weight: Weighting = "count",
-    model_name: str = DEFAULT_MODEL_NAME,
-    *,
-    models: Sequence[str] | None = None,
-    source_configs: Mapping[str, ModelConfig] | None = None,
-    database_url: str | None = None,
-    embeddings_path: Path | None = None,
-    ranker: RankerConfig | None = RankerConfig(),  # noqa: B008 - frozen
-    ks: Sequence[int] = DEFAULT_KS,
-    seed: int = 42,
-    progress: bool = False,
-) -> TrainReport:
-    """Fit ``models`` (default popularity + ALS) and the tuned pipeline on a temporal split,
-    log one MLflow run per model under a parent run, and register the served pipeline.
+# -- models API -------------------------------------------------------------------------------
+# Every call into models/ (and into training.tuning, which wraps the ensemble and the ranker)
+# is in the functions below; the stages above only call these.
 
-    Metrics are logged at every k in ``ks`` plus ``k``; item metadata (genres, tags, ...) is
-    read from ``database_url`` when given (needed by ``content``), with the content vectors
-    of ``embeddings_path`` when that file exists. The served pipeline is
-    refitted on all events and registered, aliased ``champion`` unless its NDCG@10 is below
-    the champion's (then ``challenger``).
-    """
-    import mlflow
 
-    try:
-        frame = read_events(events_path)
-    except FileNotFoundError as exc:
-        raise DatasetError(str(exc)) from exc
-    chosen = tuple(models) if models else DEFAULT_MODELS
-    configs: dict[str, ModelConfig] = {"popularity": popularity, "als": als}
-    configs.update(source_configs or {})
-    all_ks = sorted({*ks, k, 10})
-    features = item_features_from(database_url, embeddings_path)
-    exp = run_experiment(
-        frame,
-        chosen,
-        source_configs=configs,
-        item_features=features,
-        ranker=ranker,
-        ks=all_ks,
-        test_fraction=test_fraction,
-        split_by=split_by,
-        weight=weight,
-        seed=seed,
-        progress=progress,
+def _interactions(events: pd.DataFrame, weight: Weighting) -> Interactions:
+    """The weighted user-item matrix of ``events``."""
+    return Interactions.from_events(events, weight)
+
+
+def _item_features(metadata: pd.DataFrame, embeddings: pd.DataFrame | None) -> ItemFeatures | None:
+    """Item features from catalogue metadata (and content vectors); None when empty."""
+    features = ItemFeatures.from_metadata(metadata, embeddings=embeddings)
+    return features if features.n_features and features.matrix.nnz else None
+
+
+def _genres(
+    features: ItemFeatures | None, interactions: Interactions
+) -> tuple[np.ndarray, Any] | None:
+    """``(item ids, genre rows)`` of the trained items for the diversity metric; None
+    without genres."""
+    vectors = genre_vectors(features, interactions.item_ids)
+    return (interactions.item_ids, vectors) if vectors is not None else None
+
+
+def _fit_source(
+    name: str, configs: Mapping[str, ModelConfig], interactions: Interactions, data: LoadedData
+) -> Any:
+    """Model ``name`` (its config from ``configs``, else the default) fitted on ``interactions``."""
+    return fit_source(make_source(name, configs.get(name)), interactions, data.item_features)
+
+
+def _fit_tuned_pipeline(
+    config: RunConfig, data: LoadedData, split: Split
+) -> tuple[RecommendationPipeline, TuningReport]:
+    """The pipeline tuned on a validation split of the training split, fitted on all of it."""
+    return fit_tuned_pipeline(
+        split.train,
+        "temporal",
+        list(config.models),
+        dict(config.source_configs),
+        data.item_features,
+        config.ranker,
+        config.split.weight,
+        seed=config.seed,
+        completion=completion_rates(split.train),
+        grids=default_grids(),
     )
-    dataset_sha256 = file_sha256(events_path)
-    version = code_version()
-    score = exp.metrics[PIPELINE]["ndcg_at_10"]
-    served = RecommendationPipeline.fit(
-        Interactions.from_events(frame, weight),
-        config=exp.pipeline.config,
-        source_configs=configs,
-        item_features=features,
-        ranker=exp.pipeline.ranker,
-        completion=completion_rates(frame),
-    )
-    tuning = _tuning_summary(exp.tuning)
-    common = {
-        "k": k,
-        "ks": ",".join(map(str, all_ks)),
-        "models": ",".join(chosen),
-        "test_fraction": test_fraction,
-        "split_by": split_by,
-        "weight": weight,
-        "seed": seed,
-        "n_events": len(frame),
-        "n_train_events": exp.n_train_events,
-        "n_test_events": exp.n_test_events,
-        "n_test_users": exp.holdout.n_users,
-        "n_cold_start_users": int(exp.holdout.cold_start.sum()),
-    }
-    tags = {
-        "dataset.sha256": dataset_sha256,
-        "dataset.path": str(events_path),
-        "code_version": version,
-        "served_model": "refit_on_all_events",
-    }
-    model_runs: dict[str, str] = {}
-    with tracking_uri_scope(tracking_uri), tempfile.TemporaryDirectory() as tmp:
-        experiment_id = _experiment_id(artifacts_dir)
-        with mlflow.start_run(experiment_id=experiment_id, run_name="train") as parent:
-            mlflow.set_tags(tags)
-            mlflow.log_params(common)
-            for name, model in exp.fitted.items():
-                with mlflow.start_run(
-                    experiment_id=experiment_id, run_name=name, nested=True
-                ) as run:
-                    mlflow.set_tags(tags)
-                    mlflow.log_params(common | model.config.flat(name))
-                    mlflow.log_metrics(exp.metrics[name])
-                    mlflow.log_artifacts(str(model.save(Path(tmp) / "models" / name)), "model")
-                    model_runs[name] = run.info.run_id
-            with mlflow.start_run(
-                experiment_id=experiment_id, run_name=PIPELINE, nested=True
-            ) as run:
-                mlflow.set_tags(tags)
-                params = common | exp.pipeline.config.flat("pipeline")
-                for name in chosen:
-                    params |= configs.get(name, make_source(name).config).flat(name)
-                if exp.pipeline.ranker is not None:
-                    params |= exp.pipeline.ranker.config.flat("ranker")
-                mlflow.log_params({key: str(value)[:500] for key, value in params.items()})
-                mlflow.log_metrics(exp.metrics[PIPELINE])
-                mlflow.log_dict(tuning, "tuning.json")
-                mlflow.log_artifacts(str(exp.pipeline.save(Path(tmp) / "train-split")), "pipeline")
-                model_runs[PIPELINE] = run.info.run_id
-            for plot in _log_plots(exp, all_ks, Path(tmp) / "plots"):
-                mlflow.log_artifact(str(plot), "plots")
-            mlflow.log_metrics(exp.metrics[PIPELINE])
-            mlflow.log_dict(tuning, "tuning.json")
-            model_uri = log_pipeline(served.save(Path(tmp) / "served"))
-    report = TrainReport(
-        experiment_id=experiment_id,
-        run_id=parent.info.run_id,
-        model_runs=model_runs,
-        metrics=exp.metrics,
-        dataset_sha256=dataset_sha256,
-        code_version=version,
-        n_events=len(frame),
-        n_train_events=exp.n_train_events,
-        n_test_events=exp.n_test_events,
-        n_test_users=exp.holdout.n_users,
-        n_cold_start_users=int(exp.holdout.cold_start.sum()),
-        model_uri=model_uri,
-        tuning=tuning,
-    )
-    if register:
-        registered = register_pipeline(model_uri, score, tracking_uri, model_name)
-        report = report.model_copy(
-            update={
-                "model_name": registered.name,
-                "model_version": registered.version,
-                "alias": registered.alias,
-            }
-        )
-    return report
 
 
-def evaluate_models(
-    events_path: Path,
-    models: Sequence[str] | None = None,
-    *,
-    database_url: str | None = None,
-    embeddings_path: Path | None = None,
-    ks: Sequence[int] = DEFAULT_KS,
-    test_fraction: float = 0.2,
-    split_by: Literal["time", "events"] = "time",
-    ranker: RankerConfig | None = RankerConfig(),  # noqa: B008 - frozen
-    seed: int = 42,
-    progress: bool = True,
-) -> dict[str, dict[str, float]]:
-    """``reelrank evaluate``: the metrics of ``train_and_log`` without logging or registering.
-
-    Returns ``{model or "ensemble_ranker": {"ndcg_at_10": ..., "coverage_at_10": ...}}``.
-    """
-    try:
-        frame = read_events(events_path)
-    except FileNotFoundError as exc:
-        raise DatasetError(str(exc)) from exc
-    exp = run_experiment(
-        frame,
-        tuple(models) if models else DEFAULT_MODELS,
-        item_features=item_features_from(database_url, embeddings_path),
-        ranker=ranker,
-        ks=ks,
-        test_fraction=test_fraction,
-        split_by=split_by,
-        seed=seed,
-        progress=progress,
+def _refit_pipeline(
+    config: RunConfig, data: LoadedData, tuned: RecommendationPipeline
+) -> RecommendationPipeline:
+    """``tuned``'s pipeline config, source configs and ranker, refitted on every event."""
+    return RecommendationPipeline.fit(
+        _interactions(data.events, config.split.weight),
+        config=tuned.config,
+        source_configs=dict(config.source_configs),
+        item_features=data.item_features,
+        ranker=tuned.ranker,
+        completion=completion_rates(data.events),
     )
-    return exp.metrics
+
+
+def _recommend_fn(model: Any) -> Any:
+    """``(user_ids, k) -> (ids, scores)`` of a fitted model or pipeline."""
+    return model.recommend
+
+
+def _model_params(name: str, model: Any) -> dict[str, Any]:
+    """A fitted model's hyper-parameters as MLflow params prefixed ``name``."""
+    return dict(model.config.flat(name))
+
+
+def _pipeline_params(config: RunConfig, pipeline: RecommendationPipeline) -> dict[str, Any]:
+    """The pipeline's config, each source's config and the ranker's, as MLflow params."""
+    params = pipeline.config.flat("pipeline")
+    for name in config.models:
+        source = config.source_configs.get(name) or make_source(name).config
+        params |= source.flat(name)
+    if pipeline.ranker is not None:
+        params |= pipeline.ranker.config.flat("ranker")
+    return params
+
+
+def _save(model: Any, path: Path) -> Path:
+    """Save a fitted model or pipeline under ``path``; return its folder."""
+    return Path(model.save(path))
+
+
+def _tracking(uri: str) -> AbstractContextManager[None]:
+    """MLflow tracking at ``uri`` inside the block."""
+    return tracking_uri_scope(uri)
+
+
+def _log_served(pipeline_dir: Path) -> str:
+    """Log a saved pipeline as the active run's MLflow model; return its URI."""
+    return log_pipeline(pipeline_dir)
+
+
+def _register(model_uri: str, score: float, tracking_uri: str, name: str) -> RegisteredVersion:
+    """Register ``model_uri`` with the champion/challenger alias rule."""
+    return register_pipeline(model_uri, score, tracking_uri, name)

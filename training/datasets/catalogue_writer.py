@@ -48,17 +48,18 @@ def bulk_transaction(database_url: str) -> Iterator[Connection]:
                 conn.commit()
 
 
+def table_of(model: type[Any]) -> Table:
+    """The Core ``Table`` of an ORM model class (its ``__table__`` is typed as a FromClause)."""
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a single table")
+    return table
+
+
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     """Consecutive slices of ``items`` of at most ``size``."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert ``rows`` into ``table`` with executemany in chunks; return how many."""
-    for part in chunks(rows, ROW_CHUNK):
-        conn.execute(insert(table), list(part))
-    return len(rows)
 
 
 def insert_returning_ids(
@@ -121,7 +122,7 @@ def insert_ratings(conn: Connection, ratings: pd.DataFrame) -> int:
         pairs = pd.Series(list(zip(latest[c.USER_ID], latest[c.VIDEO_ID], strict=True)))
         latest = latest[~pairs.isin(known).to_numpy()]
     columns = [c.USER_ID, c.VIDEO_ID, "value", "created_at"]
-    return bulk_insert(conn, Rating.__table__, latest[columns])  # type: ignore[arg-type]
+    return bulk_insert(conn, table_of(Rating), latest[columns])
 
 
 def insert_events(conn: Connection, events: pd.DataFrame) -> int:
@@ -135,7 +136,7 @@ def insert_events(conn: Connection, events: pd.DataFrame) -> int:
     bad = set(frame[c.EVENT_TYPE].dropna().unique()) - _EVENT_TYPES
     if bad or frame[c.EVENT_ID].isna().any():
         raise ValueError(f"events with unknown types {sorted(bad)} or without an event_id")
-    return bulk_insert(conn, InteractionEvent.__table__, frame)  # type: ignore[arg-type]
+    return bulk_insert(conn, table_of(InteractionEvent), frame)
 
 
 def with_optional_columns(events: pd.DataFrame) -> pd.DataFrame:
@@ -169,7 +170,9 @@ def bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
         rows = _driver_rows(frame.iloc[start : start + BULK_CHUNK], postgres=postgres)
         if postgres:
             raw = conn.connection.driver_connection
-            with raw.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+            if raw is None:
+                raise RuntimeError("the PostgreSQL connection has no driver connection")
+            with raw.cursor() as cursor, cursor.copy(sql) as copy:
                 for row in rows:
                     copy.write_row(row)
         else:

@@ -32,8 +32,10 @@ def export_event_log(database_url: str, events_path: Path, chunk_rows: int = EXP
         with engine.connect() as conn:
             # The driver's own cursor (server-side on PostgreSQL): no per-row wrapping.
             dbapi = conn.connection.driver_connection
+            if dbapi is None:
+                raise RuntimeError(f"the connection to {database_url} has no driver connection")
             postgres = conn.dialect.name == "postgresql"
-            cursor = dbapi.cursor(name="reelrank_event_export") if postgres else dbapi.cursor()  # type: ignore[union-attr]
+            cursor = dbapi.cursor(name="reelrank_event_export") if postgres else dbapi.cursor()
             try:
                 cursor.execute(sql)
                 while rows := cursor.fetchmany(chunk_rows):

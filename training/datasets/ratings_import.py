@@ -24,6 +24,7 @@ from training.datasets.catalogue_writer import (
     insert_events,
     insert_ratings,
     insert_returning_ids,
+    table_of,
 )
 from training.datasets.event_log import export_event_log
 
@@ -168,8 +169,8 @@ def _ensure_users(
     first_seen: dict[str, datetime],
 ) -> tuple[dict[str, int], int, set[int]]:
     """Map every dataset user to a DB id, inserting the new ones as viewers without a password."""
-    table = User.__table__
-    known = ids_by_external_id(conn, table, dataset.source, external_ids)  # type: ignore[arg-type]
+    table = table_of(User)
+    known = ids_by_external_id(conn, table, dataset.source, external_ids)
     now = datetime.now(UTC)
     new = [ext for ext in external_ids if ext not in known]
     rows = [
@@ -184,7 +185,7 @@ def _ensure_users(
         }
         for ext in new
     ]
-    ids = insert_returning_ids(conn, table, rows)  # type: ignore[arg-type]
+    ids = insert_returning_ids(conn, table, rows)
     mapping = {**known, **dict(zip(new, ids, strict=True))}
     return mapping, len(new), set(known.values())
 
@@ -196,8 +197,8 @@ def _ensure_videos(
     first_seen: dict[str, datetime],
 ) -> tuple[dict[str, int], int]:
     """Map every movie to a DB video id, inserting new ones as public, ready videos."""
-    table = Video.__table__
-    known = ids_by_external_id(conn, table, source, movies["external_id"])  # type: ignore[arg-type]
+    table = table_of(Video)
+    known = ids_by_external_id(conn, table, source, movies["external_id"])
     fresh = movies[~movies["external_id"].isin(known.keys())]
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
@@ -229,7 +230,7 @@ def _ensure_videos(
                 "published_at": published,
             }
         )
-    ids = insert_returning_ids(conn, table, rows)  # type: ignore[arg-type]
+    ids = insert_returning_ids(conn, table, rows)
     return {**known, **dict(zip(fresh["external_id"], ids, strict=True))}, len(rows)
 
 

@@ -1,36 +1,24 @@
-"""A deterministic synthetic demo world: creators, a catalogue, taste-clustered users, sessions.
+"""The synthetic demo world, simulated: creators, a catalogue, taste-clustered users, sessions.
 
-Everything is drawn with numpy from one seeded generator, so the same ``SynthConfig`` gives the
-same database rows and the same parquet event log. Run ``python -m training.datasets.synth`` to
-time the full-size world (100k users, 10k videos, about 5M events) on a scratch SQLite catalogue.
+Pure: ``simulate(config)`` draws everything with numpy from one seeded generator and returns
+frames, so the same ``SynthConfig`` always gives the same world. Rows refer to each other by
+position (0-based), not by database id; ``training.datasets.synth_writer`` writes a world into
+the catalogue and the parquet event log, ``training.datasets.synth_bench`` times the full size.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, func, select
 
 from core import columns as c
-from core.db.models import Channel, Comment, User, Video
-from core.errors import DatasetError
 from core.types import EventType, Role, VideoStatus, Visibility
 from training.datasets import synth_vocabulary as vocab
-from training.datasets.catalogue_writer import (
-    bulk_insert,
-    bulk_transaction,
-    insert_events,
-    insert_ratings,
-    insert_returning_ids,
-)
-from training.datasets.event_log import export_event_log
 
 SOURCE = "synth"
 #: The world of seed ``s`` ends at this instant plus ``s % 365`` days.
@@ -91,87 +79,60 @@ class SynthConfig(BaseModel):
 
 
 @dataclass(frozen=True)
-class SynthReport:
-    """What ``synthesize`` wrote, and the hidden taste structure for evaluation."""
+class SynthWorld:
+    """A simulated world as frames whose rows refer to each other by position.
 
-    users: int
-    creators: int
-    videos: int
-    events: int
-    events_by_type: dict[str, int]
-    ratings: int
-    comments: int
-    replies: int
-    events_in_log: int
-    start: datetime
-    end: datetime
-    seconds: float
+    ``viewers``, ``creators`` and ``channels`` are rows of the ``users`` and ``channels``
+    tables (channel ``i`` belongs to creator ``i``); ``videos`` rows name their channel by
+    position in ``channel``; ``events`` has the event-log columns with ``user_id`` and
+    ``video_id`` holding positions in ``viewers`` and ``videos`` (see ``events_with_ids``);
+    ``comments`` name video and user by position, and a reply's ``parent`` is the position of
+    the top-level comment it answers among the top-level comments (-1 for those).
+    """
+
+    config: SynthConfig
+    viewers: pd.DataFrame
+    creators: pd.DataFrame
+    channels: pd.DataFrame
+    videos: pd.DataFrame
+    events: pd.DataFrame
+    comments: pd.DataFrame
     #: Favourite genres of each taste cluster.
     cluster_genres: tuple[tuple[str, ...], ...]
-    #: DB user id -> taste cluster of every synthetic viewer.
-    user_clusters: dict[int, int] = field(repr=False)
+    #: Taste cluster of each viewer, by position.
+    user_cluster: np.ndarray
 
-    def summary(self) -> str:
-        """One human-readable line for the CLI."""
-        return (
-            f"synthesised {self.users} users, {self.creators} creators, {self.videos} videos, "
-            f"{self.events} events, {self.ratings} ratings, {self.comments} comments "
-            f"({self.start:%Y-%m-%d} to {self.end:%Y-%m-%d}) in {self.seconds:.1f} s"
+    def events_with_ids(self, viewer_ids: np.ndarray, video_ids: np.ndarray) -> pd.DataFrame:
+        """``events`` with database ids: ``viewer_ids[i]`` for viewer ``i``, likewise videos."""
+        return self.events.assign(
+            **{
+                c.USER_ID: viewer_ids[self.events[c.USER_ID].to_numpy()],
+                c.VIDEO_ID: video_ids[self.events[c.VIDEO_ID].to_numpy()],
+            }
         )
 
 
-def synthesize(config: SynthConfig, database_url: str, events_path: Path) -> SynthReport:
-    """Write the world of ``config`` into the catalogue (one transaction), then the event log.
-
-    Refuses a catalogue that already holds a synthetic world.
-    """
-    started = time.perf_counter()
+def simulate(config: SynthConfig) -> SynthWorld:
+    """Draw the world of ``config`` (every random draw in a fixed order, from its seed)."""
     world = _World(config)
-    with bulk_transaction(database_url) as conn:
-        existing = conn.execute(
-            select(func.count()).select_from(User).where(User.source == SOURCE)
-        ).scalar_one()
-        if existing:
-            raise DatasetError(
-                f"the catalogue already holds a synthetic world ({existing} synthetic users); "
-                "synthesise into a fresh database"
-            )
-        viewer_ids, creator_ids = _write_users(conn, world)
-        channel_ids = _write_channels(conn, world, creator_ids)
-        video_ids = _write_videos(conn, world, channel_ids)
-        events = world.events(viewer_ids, video_ids)
-        insert_events(conn, events)
-        rates = events[events[c.EVENT_TYPE] == EventType.RATE.value]
-        ratings = insert_ratings(
-            conn,
-            pd.DataFrame(
-                {
-                    c.USER_ID: rates[c.USER_ID],
-                    c.VIDEO_ID: rates[c.VIDEO_ID],
-                    "value": rates[c.VALUE],
-                    "created_at": rates[c.EVENT_TIMESTAMP],
-                }
-            ),
-        )
-        comments, replies = _write_comments(conn, world, events)
-    in_log = export_event_log(database_url, events_path)
-    return SynthReport(
-        users=config.users,
-        creators=config.creator_count,
-        videos=config.videos,
-        events=len(events),
-        events_by_type=events[c.EVENT_TYPE].value_counts().sort_index().to_dict(),
-        ratings=ratings,
+    viewers = world.viewer_rows()
+    creators = world.creator_rows()
+    channels = world.channel_rows()
+    videos = world.video_rows()
+    events = world.events()
+    comments = world.comments(events)
+    return SynthWorld(
+        config=config,
+        viewers=viewers,
+        creators=creators,
+        channels=channels,
+        videos=videos,
+        events=events,
         comments=comments,
-        replies=replies,
-        events_in_log=in_log,
-        start=config.start,
-        end=config.end,
-        seconds=time.perf_counter() - started,
         cluster_genres=tuple(
             tuple(vocab.GENRES[g] for g in genres) for genres in world.cluster_genres
         ),
-        user_clusters=dict(zip(viewer_ids.tolist(), world.user_cluster.tolist(), strict=True)),
+        user_cluster=world.user_cluster,
     )
 
 
@@ -248,8 +209,9 @@ class _World:
             old = weights
         return np.cumsum(weights) / weights.sum(), np.cumsum(old) / old.sum()
 
-    def events(self, user_ids: np.ndarray, video_ids: np.ndarray) -> pd.DataFrame:
-        """Every interaction event, time-ordered, with database ids and sequential event ids."""
+    def events(self) -> pd.DataFrame:
+        """Every interaction event, time-ordered, with sequential event ids; ``user_id`` and
+        ``video_id`` are viewer and video positions."""
         cfg, rng = self.config, self.rng
         # Sessions: a start time with an evening peak, and a run of impressions.
         n_sessions = int(self.sessions.sum())
@@ -367,8 +329,8 @@ class _World:
         return pd.DataFrame(
             {
                 c.EVENT_ID: event_names,
-                c.USER_ID: user_ids[users],
-                c.VIDEO_ID: video_ids[imp_video[rows]],
+                c.USER_ID: users.astype(np.int64),
+                c.VIDEO_ID: imp_video[rows].astype(np.int64),
                 c.EVENT_TYPE: type_names[merged["type"][order]],
                 c.VALUE: merged["value"][order],
                 c.WATCH_SECONDS: merged["watch"][order],
@@ -392,6 +354,60 @@ class _World:
             picks[early] = np.minimum(replacement, len(old) - 1)
             videos[rows] = picks
         return videos
+
+    def viewer_rows(self) -> pd.DataFrame:
+        """The viewers' ``users`` rows, named like ``maya.okafor42``."""
+        created = [datetime.fromtimestamp(t / _US, tz=UTC) for t in self.user_created_us.tolist()]
+        return pd.DataFrame(
+            [
+                {
+                    "username": name,
+                    "email": None,
+                    "password_hash": None,
+                    "role": Role.VIEWER,
+                    "source": SOURCE,
+                    "external_id": f"u{i}",
+                    "created_at": created[i],
+                }
+                for i, name in enumerate(self.usernames())
+            ]
+        )
+
+    def creator_rows(self) -> pd.DataFrame:
+        """The creators' ``users`` rows."""
+        before = self.config.start - timedelta(days=1000)
+        return pd.DataFrame(
+            [
+                {
+                    "username": f"creator{i}",
+                    "email": None,
+                    "password_hash": None,
+                    "role": Role.CREATOR,
+                    "source": SOURCE,
+                    "external_id": f"c{i}",
+                    "created_at": before,
+                }
+                for i in range(self.config.creator_count)
+            ]
+        )
+
+    def channel_rows(self) -> pd.DataFrame:
+        """One ``channels`` row per creator (``creator``: the owner's position), named from the
+        word lists."""
+        created = self.config.start - timedelta(days=999)
+        return pd.DataFrame(
+            [
+                {
+                    "creator": owner,
+                    "name": name,
+                    "description": f"{vocab.GENRES[genre]} from {name}.",
+                    "created_at": created,
+                }
+                for owner, (name, genre) in enumerate(
+                    zip(self.channel_names(), self.creator_genre.tolist(), strict=True)
+                )
+            ]
+        )
 
     def usernames(self) -> list[str]:
         """Unique viewer usernames like ``maya.okafor42``."""
@@ -418,8 +434,9 @@ class _World:
             for a, b, s in picks
         ]
 
-    def video_rows(self, channel_ids: np.ndarray) -> list[dict[str, Any]]:
-        """The ``videos`` rows: titles, descriptions and tags made from the word lists."""
+    def video_rows(self) -> pd.DataFrame:
+        """The ``videos`` rows (``channel``: the channel's position): titles, descriptions and
+        tags made from the word lists."""
         rng, n = self.rng, self.config.videos
         adjective = rng.integers(len(vocab.ADJECTIVES), size=n).tolist()
         noun = rng.integers(len(vocab.NOUNS), size=n).tolist()
@@ -428,7 +445,7 @@ class _World:
         kind = rng.integers(len(vocab.FORMATS), size=n).tolist()
         tag_pick = rng.integers(0, 5, size=(n, 3)).tolist()
         general = rng.integers(len(vocab.GENERAL_TAGS), size=n).tolist()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for i in range(n):
             adj, noun_a, noun_b = (
                 vocab.ADJECTIVES[adjective[i]],
@@ -449,7 +466,7 @@ class _World:
             published = datetime.fromtimestamp(self.published_us[i] / _US, tz=UTC)
             rows.append(
                 {
-                    "channel_id": int(channel_ids[self.video_creator[i]]),
+                    "channel": int(self.video_creator[i]),
                     "title": title,
                     "description": (
                         f"A {adj.lower()} {genres[0].lower()} {vocab.FORMATS[kind[i]]} about "
@@ -470,159 +487,65 @@ class _World:
                     "published_at": published,
                 }
             )
-        return rows
+        return pd.DataFrame(rows)
 
-
-def _write_users(conn: Connection, world: _World) -> tuple[np.ndarray, np.ndarray]:
-    """Insert viewers and creators; return their database ids (by position)."""
-    created = [datetime.fromtimestamp(t / _US, tz=UTC) for t in world.user_created_us.tolist()]
-    viewers = [
-        {
-            "username": name,
-            "email": None,
-            "password_hash": None,
-            "role": Role.VIEWER,
-            "source": SOURCE,
-            "external_id": f"u{i}",
-            "created_at": created[i],
-        }
-        for i, name in enumerate(world.usernames())
-    ]
-    before = world.config.start - timedelta(days=1000)
-    creators = [
-        {
-            "username": f"creator{i}",
-            "email": None,
-            "password_hash": None,
-            "role": Role.CREATOR,
-            "source": SOURCE,
-            "external_id": f"c{i}",
-            "created_at": before,
-        }
-        for i in range(world.config.creator_count)
-    ]
-    table = User.__table__
-    viewer_ids = insert_returning_ids(conn, table, viewers)  # type: ignore[arg-type]
-    creator_ids = insert_returning_ids(conn, table, creators)  # type: ignore[arg-type]
-    return np.array(viewer_ids, dtype=np.int64), np.array(creator_ids, dtype=np.int64)
-
-
-def _write_channels(conn: Connection, world: _World, creator_ids: np.ndarray) -> np.ndarray:
-    """One channel per creator, named from the word lists; return the channel ids."""
-    created = world.config.start - timedelta(days=999)
-    rows = [
-        {
-            "owner_id": int(owner),
-            "name": name,
-            "description": f"{vocab.GENRES[genre]} from {name}.",
-            "created_at": created,
-        }
-        for owner, name, genre in zip(
-            creator_ids.tolist(),
-            world.channel_names(),
-            world.creator_genre.tolist(),
-            strict=True,
+    def comments(self, events: pd.DataFrame) -> pd.DataFrame:
+        """Comments on some plays of ``events``; a share are replies to an earlier top-level
+        comment on the same video (``parent``: its position among the top-level comments)."""
+        rng, cfg = self.rng, self.config
+        columns = [c.VIDEO_ID, c.USER_ID, "body", "created_at", "parent"]
+        plays = events[events[c.EVENT_TYPE] == EventType.PLAY.value]
+        chosen = plays[rng.random(len(plays)) < cfg.comment_rate]
+        if chosen.empty:
+            return pd.DataFrame({name: [] for name in columns})
+        chosen = chosen.sort_values([c.VIDEO_ID, c.EVENT_TIMESTAMP, c.EVENT_ID], kind="stable")
+        video = chosen[c.VIDEO_ID].to_numpy()
+        group_start = np.flatnonzero(np.r_[True, video[1:] != video[:-1]])
+        sizes = np.diff(np.r_[group_start, len(video)])
+        rank = np.arange(len(video)) - np.repeat(group_start, sizes)
+        is_reply = (rank > 0) & (rng.random(len(video)) < cfg.reply_rate)
+        opener = rng.integers(len(vocab.COMMENT_OPENERS), size=len(video))
+        ending = rng.integers(len(vocab.COMMENT_ENDINGS), size=len(video))
+        noun = rng.integers(len(vocab.NOUNS), size=len(video))
+        reply_body = rng.integers(len(vocab.REPLY_BODIES), size=len(video))
+        created = chosen[c.EVENT_TIMESTAMP] + pd.to_timedelta(
+            rng.integers(60, 3_600, len(video)), unit="s"
         )
-    ]
-    ids = insert_returning_ids(conn, Channel.__table__, rows)  # type: ignore[arg-type]
-    return np.array(ids, dtype=np.int64)
+        created = created.clip(upper=pd.Timestamp(cfg.end) - pd.Timedelta(microseconds=1))
+        frame = pd.DataFrame(
+            {
+                c.VIDEO_ID: video,
+                c.USER_ID: chosen[c.USER_ID].to_numpy(),
+                "body": [
+                    vocab.REPLY_BODIES[reply_body[i]]
+                    if is_reply[i]
+                    else f"{vocab.COMMENT_OPENERS[opener[i]]} {vocab.NOUNS[noun[i]].lower()} "
+                    f"{vocab.COMMENT_ENDINGS[ending[i]]}"
+                    for i in range(len(video))
+                ],
+                "created_at": created.to_numpy(),
+            }
+        )
+        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+        frame["parent"] = np.int64(-1)
+        # A reply answers a top-level comment on the same video made before it.
+        top_position = np.cumsum(~is_reply) - 1
+        reply_rows = np.flatnonzero(is_reply)
+        first_top = top_position[group_start[np.searchsorted(group_start, reply_rows, "right") - 1]]
+        last_top = top_position[reply_rows]
+        parents = first_top + (rng.random(len(reply_rows)) * (last_top - first_top + 1)).astype(int)
+        top_created = frame.loc[~is_reply, "created_at"].dt.tz_convert(None).to_numpy()
+        parent_created = top_created[parents] + np.timedelta64(60, "s")
+        latest = np.datetime64(int(self.end_us) - 1, "us")
+        own = frame.loc[is_reply, "created_at"].dt.tz_convert(None).to_numpy()
+        frame.loc[is_reply, "parent"] = parents
+        frame.loc[is_reply, "created_at"] = pd.to_datetime(
+            np.minimum(np.maximum(own, parent_created), latest), utc=True
+        )
+        return frame[columns]
 
 
-def _write_videos(conn: Connection, world: _World, channel_ids: np.ndarray) -> np.ndarray:
-    """Insert the catalogue; return the video ids (by position)."""
-    rows = world.video_rows(channel_ids)
-    return np.array(
-        insert_returning_ids(conn, Video.__table__, rows),  # type: ignore[arg-type]
-        dtype=np.int64,
-    )
+if __name__ == "__main__":  # the documented ``python -m training.datasets.synth``
+    from training.datasets.synth_bench import bench_synth
 
-
-def _write_comments(conn: Connection, world: _World, events: pd.DataFrame) -> tuple[int, int]:
-    """Comments on some plays; a share are replies to an earlier comment on the same video."""
-    rng, cfg = world.rng, world.config
-    plays = events[events[c.EVENT_TYPE] == EventType.PLAY.value]
-    chosen = plays[rng.random(len(plays)) < cfg.comment_rate]
-    if chosen.empty:
-        return 0, 0
-    chosen = chosen.sort_values([c.VIDEO_ID, c.EVENT_TIMESTAMP, c.EVENT_ID], kind="stable")
-    video = chosen[c.VIDEO_ID].to_numpy()
-    group_start = np.flatnonzero(np.r_[True, video[1:] != video[:-1]])
-    rank = np.arange(len(video)) - np.repeat(group_start, np.diff(np.r_[group_start, len(video)]))
-    is_reply = (rank > 0) & (rng.random(len(video)) < cfg.reply_rate)
-    opener = rng.integers(len(vocab.COMMENT_OPENERS), size=len(video))
-    ending = rng.integers(len(vocab.COMMENT_ENDINGS), size=len(video))
-    noun = rng.integers(len(vocab.NOUNS), size=len(video))
-    reply_body = rng.integers(len(vocab.REPLY_BODIES), size=len(video))
-    created = chosen[c.EVENT_TIMESTAMP] + pd.to_timedelta(
-        rng.integers(60, 3_600, len(video)), unit="s"
-    )
-    created = created.clip(upper=pd.Timestamp(cfg.end) - pd.Timedelta(microseconds=1))
-    frame = pd.DataFrame(
-        {
-            "video_id": video,
-            "user_id": chosen[c.USER_ID].to_numpy(),
-            "body": [
-                vocab.REPLY_BODIES[reply_body[i]]
-                if is_reply[i]
-                else f"{vocab.COMMENT_OPENERS[opener[i]]} {vocab.NOUNS[noun[i]].lower()} "
-                f"{vocab.COMMENT_ENDINGS[ending[i]]}"
-                for i in range(len(video))
-            ],
-            "created_at": created.to_numpy(),
-        }
-    )
-    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
-    top = frame[~is_reply]
-    top_ids = np.array(
-        insert_returning_ids(
-            conn,
-            Comment.__table__,  # type: ignore[arg-type]
-            [
-                {**row, "parent_id": None, "created_at": row["created_at"].to_pydatetime()}
-                for row in top.to_dict("records")
-            ],
-        ),
-        dtype=np.int64,
-    )
-    # A reply answers a top-level comment on the same video made before it.
-    top_position = np.cumsum(~is_reply) - 1
-    replies = frame[is_reply].copy()
-    reply_rows = np.flatnonzero(is_reply)
-    first_top = top_position[group_start[np.searchsorted(group_start, reply_rows, "right") - 1]]
-    last_top = top_position[reply_rows]
-    parents = first_top + (rng.random(len(reply_rows)) * (last_top - first_top + 1)).astype(int)
-    replies["parent_id"] = top_ids[parents]
-    parent_created = top["created_at"].dt.tz_convert(None).to_numpy()[parents] + np.timedelta64(
-        60, "s"
-    )
-    latest = np.datetime64(int(world.end_us) - 1, "us")
-    own = replies["created_at"].dt.tz_convert(None).to_numpy()
-    replies["created_at"] = pd.to_datetime(
-        np.minimum(np.maximum(own, parent_created), latest), utc=True
-    )
-    bulk_insert(conn, Comment.__table__, replies)  # type: ignore[arg-type]
-    return len(frame), len(replies)
-
-
-def bench_synth(database_url: str | None = None, events_path: Path | None = None) -> SynthReport:
-    """Time the full-size world (100k users, 10k videos, ~5M events); print and return the report.
-
-    Without arguments it writes a scratch SQLite catalogue under a temporary folder.
-    """
-    import tempfile
-
-    from core.db.migrate import upgrade
-
-    scratch = Path(tempfile.mkdtemp(prefix="reelrank-bench-"))
-    url = database_url or f"sqlite:///{scratch / 'reelrank.db'}"
-    if database_url is None:
-        upgrade(url)
-    config = SynthConfig(users=100_000, videos=10_000, seed=7)
-    report = synthesize(config, url, events_path or scratch / "events.parquet")
-    print(report.summary())
-    print(f"events by type: {report.events_by_type}")
-    return report
-
-
-if __name__ == "__main__":
     bench_synth()

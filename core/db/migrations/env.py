@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from core.db.models import Base
 
@@ -12,6 +12,7 @@ target_metadata = Base.metadata
 
 
 def run() -> None:
+    """Migrate the connection ``core.db.migrate`` passes in, else the configured URL."""
     connection = config.attributes.get("connection")
     if connection is None:
         engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
@@ -21,7 +22,8 @@ def run() -> None:
     _migrate(connection)
 
 
-def _migrate(connection: object) -> None:
+def _migrate(connection: Connection) -> None:
+    """Run the migrations on ``connection`` inside one transaction."""
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
