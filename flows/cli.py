@@ -156,7 +156,7 @@ def _models(names: list[str] | None) -> list[str] | None:
     """The chosen model families, checked against the known ones (None: the default set)."""
     if not names:
         return None
-    from models.pipeline import FAMILIES
+    from models.families import FAMILIES
 
     unknown = [n for n in names if n not in FAMILIES]
     if unknown:
@@ -183,7 +183,6 @@ def train_cmd(
 ) -> None:
     """Train models and the served pipeline on the event log; log to MLflow and register it."""
     from models.als import ALSConfig
-    from models.popularity import PopularityConfig
     from models.ranker import RankerConfig
     from training.train import train_and_log
 
@@ -193,9 +192,8 @@ def train_cmd(
         settings.paths.events_file,
         settings.resolved_mlflow_uri,
         settings.paths.mlflow_artifacts,
-        PopularityConfig(),
-        ALSConfig(factors=factors, iterations=iterations),
         k=k,
+        source_configs={"als": ALSConfig(factors=factors, iterations=iterations)},
         models=_models(model),
         database_url=settings.resolved_database_url,
         embeddings_path=settings.paths.embeddings_file,
@@ -305,7 +303,7 @@ def media_ingest_cmd(
 def media_embed_catalogue_cmd() -> None:
     """Give every catalogue video without a content vector a MiniLM text vector."""
     from media.enrich import embed_catalogue
-    from training.catalogue import load_item_metadata
+    from training.item_metadata import load_item_metadata
 
     url = _migrated_url()
     target = _settings().paths.embeddings_file

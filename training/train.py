@@ -27,17 +27,18 @@ from core.eventlog import read_events
 from core.types import EventType
 from models.als import ALSConfig
 from models.config import ModelConfig
+from models.families import fit_source, make_source
 from models.interactions import Interactions, Weighting
-from models.pipeline import RecommendationPipeline, fit_source, make_source
-from models.popularity import PopularityConfig
-from models.postprocess import genre_vectors
-from models.ranker import RankerConfig
-from models.registry import (
+from models.mlflow_registry import (
     DEFAULT_MODEL_NAME,
     log_pipeline,
     register_pipeline,
     tracking_uri_scope,
 )
+from models.pipeline import RecommendationPipeline
+from models.popularity import PopularityConfig
+from models.postprocess import genre_vectors
+from models.ranker import RankerConfig
 from models.side_info import ItemFeatures
 from training.evaluate import DEFAULT_KS, Holdout, build_holdout, evaluate_at, item_popularity
 from training.plots import plot_metric_vs_k, plot_popularity_bias
@@ -154,7 +155,7 @@ def item_features_from(
         return None
     import pandas as pd
 
-    from training.catalogue import load_item_metadata
+    from training.item_metadata import load_item_metadata
 
     metadata = load_item_metadata(database_url)
     if metadata.empty:
