@@ -40,6 +40,7 @@ def _movielens_folder(root: Path, with_movies: bool) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("with_movies", [True, False])
 def test_bench_writes_the_documented_json(
     tmp_path: Path, with_movies: bool, capsys: pytest.CaptureFixture[str]

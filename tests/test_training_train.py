@@ -19,6 +19,9 @@ from models.mlflow_registry import CHALLENGER, CHAMPION, DEFAULT_MODEL_NAME, loa
 from tests.conftest import PlantedFactory, PlantedTastes
 from training.train import PIPELINE, TrainReport, evaluate_models, train_and_log
 
+#: Every test here shares a module fixture that trains and logs a full run (~15 s).
+pytestmark = pytest.mark.slow
+
 ALS = ALSConfig(factors=16, iterations=10, alpha=5.0, regularization=0.1)
 
 

@@ -28,6 +28,7 @@ from training.tuning import (
 FAST_RANKER = RankerConfig(epochs=5)
 
 
+@pytest.mark.slow
 def test_tuning_picks_weights_and_configs_on_validation(planted: PlantedFactory) -> None:
     train = planted(120, n_cold=0).events
     grids = {"popularity": [PopularityConfig(), PopularityConfig(half_life_days=7.0)]}
