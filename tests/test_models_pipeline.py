@@ -85,6 +85,36 @@ def test_als_alone_matches_the_model_through_the_index() -> None:
     assert np.array_equal(pipe.recommend(users, 5)[0], expected)
 
 
+def test_any_embedding_source_can_back_the_index(tmp_path: Path) -> None:
+    from models.bpr import BPRConfig
+    from models.ensemble import EnsembleConfig
+
+    bpr = {"bpr": BPRConfig(factors=8, iterations=20, num_threads=1)}
+    config = PipelineConfig(
+        sources=("bpr", "popularity"),
+        index_source="bpr",
+        ensemble=EnsembleConfig(weights={"bpr": 1.0}, normalisation="rank"),
+    )
+    pipe = RecommendationPipeline.fit(_interactions(), config=config, source_configs=bpr)
+    assert pipe.index is not None and pipe.index.dim == 9  # 8 factors and the item bias
+    users = np.array([1, 2, 3])
+    expected, _ = pipe.sources["bpr"].recommend(users, 5, exclude_seen=True)
+    assert np.array_equal(pipe.retrieve(users, 5)["bpr"][0], expected)
+    loaded = RecommendationPipeline.load(pipe.save(tmp_path / "p"))
+    assert loaded.index is not None and loaded.index.digest == pipe.index.digest
+    unindexed = config.model_copy(update={"index_source": None})
+    assert (
+        RecommendationPipeline.fit(_interactions(), config=unindexed, source_configs=bpr).index
+        is None
+    )
+    with pytest.raises(ValueError, match="'popularity' has no user and item vectors"):
+        RecommendationPipeline.fit(
+            _interactions(),
+            config=config.model_copy(update={"index_source": "popularity"}),
+            source_configs=bpr,
+        )
+
+
 def test_cold_start_users_get_popularity(pipeline: RecommendationPipeline) -> None:
     ids, _ = pipeline.recommend(np.array([1, 9_999]), 4)
     assert not pipeline.personalized(np.array([9_999]))[0]
