@@ -56,10 +56,21 @@ class PipelineConfig(ModelConfig):
 
     sources: tuple[str, ...] = Field(("als", "popularity"), description="Source model names.")
     index_source: str | None = Field(
-        "als",
+        None,
         description="Embedding source (user and item vectors) whose candidates are retrieved "
-        "through a FAISS index; no index when it is not among the sources, or None.",
+        "through a FAISS index; None: ALS when configured, else the first embedding source.",
     )
+
+    @property
+    def indexed_source(self) -> str | None:
+        """The source behind the FAISS index (None when no source is an embedding model)."""
+        if self.index_source is not None:
+            return self.index_source
+        embedding = [name for name in self.sources if family(name).embedding]
+        if "als" in embedding:
+            return "als"
+        return embedding[0] if embedding else None
+
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
     use_ranker: bool = Field(True, description="Re-score with the ranker when one is attached.")
     postprocess: PostProcessConfig = Field(default_factory=PostProcessConfig)
@@ -113,7 +124,7 @@ class RecommendationPipeline:
     ) -> EmbeddingModel:
         """The source ``config.index_source`` names; ``ValueError`` unless it is a configured
         embedding model."""
-        name = config.index_source
+        name = config.indexed_source
         model = sources.get(name) if name is not None else None
         if model is None:
             raise ValueError(f"an item index serves the {name!r} source, which is not configured")
@@ -133,7 +144,7 @@ class RecommendationPipeline:
         completion: dict[int, float] | None = None,
     ) -> Self:
         """Fit every configured source on ``interactions`` (``source_configs`` configures any
-        source by name); index ``config.index_source`` when configured; attach ``ranker``."""
+        source by name); index the ``config.indexed_source``; attach ``ranker``."""
         config = config or PipelineConfig()
         configs = source_configs or {}
         models = {
@@ -141,7 +152,7 @@ class RecommendationPipeline:
             for name in config.sources
         }
         index = None
-        if config.index_source in models:
+        if config.indexed_source is not None:
             index = ItemIndex.from_model(cls._indexed_model(config, models))
         context = None
         if ranker is not None:
@@ -190,7 +201,7 @@ class RecommendationPipeline:
         for name, model in self.sources.items():
             if (
                 self.index is not None
-                and name == self.config.index_source
+                and name == self.config.indexed_source
                 and isinstance(model, EmbeddingModel)
             ):
                 vectors, known = model.user_vectors(users)

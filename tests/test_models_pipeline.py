@@ -102,11 +102,12 @@ def test_any_embedding_source_can_back_the_index(tmp_path: Path) -> None:
     assert np.array_equal(pipe.retrieve(users, 5)["bpr"][0], expected)
     loaded = RecommendationPipeline.load(pipe.save(tmp_path / "p"))
     assert loaded.index is not None and loaded.index.digest == pipe.index.digest
-    unindexed = config.model_copy(update={"index_source": None})
-    assert (
-        RecommendationPipeline.fit(_interactions(), config=unindexed, source_configs=bpr).index
-        is None
-    )
+    # by default: ALS when configured, else the first embedding source, else no index
+    assert PipelineConfig(sources=("popularity", "bpr", "als")).indexed_source == "als"
+    assert PipelineConfig(sources=("popularity", "lightfm", "bpr")).indexed_source == "lightfm"
+    assert PipelineConfig(sources=("popularity", "itemknn")).indexed_source is None
+    plain = PipelineConfig(sources=("itemknn", "popularity"))
+    assert RecommendationPipeline.fit(_interactions(), config=plain).index is None
     with pytest.raises(ValueError, match="'popularity' has no user and item vectors"):
         RecommendationPipeline.fit(
             _interactions(),
