@@ -60,6 +60,12 @@ class PipelineConfig(ModelConfig):
         description="Embedding source (user and item vectors) whose candidates are retrieved "
         "through a FAISS index; None: ALS when configured, else the first embedding source.",
     )
+    ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
+    use_ranker: bool = Field(True, description="Re-score with the ranker when one is attached.")
+    postprocess: PostProcessConfig = Field(default_factory=PostProcessConfig)
+    explain_depth: int = Field(
+        50, gt=0, description="Similar items searched for a watched anchor per explanation."
+    )
 
     @property
     def indexed_source(self) -> str | None:
@@ -70,13 +76,6 @@ class PipelineConfig(ModelConfig):
         if "als" in embedding:
             return "als"
         return embedding[0] if embedding else None
-
-    ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
-    use_ranker: bool = Field(True, description="Re-score with the ranker when one is attached.")
-    postprocess: PostProcessConfig = Field(default_factory=PostProcessConfig)
-    explain_depth: int = Field(
-        50, gt=0, description="Similar items searched for a watched anchor per explanation."
-    )
 
 
 class RecommendationPipeline:
