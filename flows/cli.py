@@ -157,7 +157,7 @@ def _models(names: list[str] | None) -> list[str] | None:
     """The chosen model families, checked against the known ones (None: the default set)."""
     if not names:
         return None
-    from models.pipeline import FAMILIES
+    from models.families import FAMILIES
 
     unknown = [n for n in names if n not in FAMILIES]
     if unknown:
@@ -308,7 +308,7 @@ def media_ingest_cmd(
 def media_embed_catalogue_cmd() -> None:
     """Give every catalogue video without a content vector a MiniLM text vector."""
     from media.enrich import embed_catalogue
-    from training.catalogue import load_item_metadata
+    from training.item_metadata import load_item_metadata
 
     url = _migrated_url()
     target = _settings().paths.embeddings_file

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 from pydantic import Field
 
-from models.base import as_ids, check_k, empty_result, mask_seen, top_k
+from models.base import EmbeddingModel, as_ids, check_k, empty_result, mask_seen, rows_of, top_k
 from models.config import ModelConfig
-from models.errors import ModelFormatError, NotFittedError
+from models.errors import ModelFormatError
 from models.interactions import Interactions
-from models.storage import read_manifest, write_manifest
+from models.side_info import ItemFeatures
 
 KIND = "als"
 _FACTORS = "factors.npz"
@@ -22,9 +22,7 @@ class ALSConfig(ModelConfig):
     """Hyper-parameters of ``implicit``'s CPU ALS; confidence is ``1 + alpha * weight``.
 
     Defaults tuned the way Rendle et al. (2021, "Revisiting the performance of iALS") advise:
-    many factors, strong regularisation. On ml-latest-small (stratified 75/25, seed 42,
-    validation = 20 % of each user's training items; 60 configurations) 256 factors,
-    regularisation 75, alpha 15 gave validation NDCG@10 0.1941 (64 / 0.05 / 10: 0.1533).
+    many factors, strong regularisation (tuning results: docs/benchmarks.md).
     """
 
     factors: int = Field(256, gt=0, description="Latent dimensions.")
@@ -35,40 +33,32 @@ class ALSConfig(ModelConfig):
     num_threads: int = Field(2, gt=0, description="Threads used while fitting.")
 
 
-class ALSRecommender:
+class ALSRecommender(EmbeddingModel):
     """User and item vectors whose inner product scores an item for a user."""
 
-    def __init__(self, config: ALSConfig = ALSConfig()) -> None:  # noqa: B008 - frozen
-        self.config = config
-        self._interactions: Interactions | None = None
+    kind: ClassVar[str] = KIND
+    label: ClassVar[str] = "ALS"
+    config_type: ClassVar[type[ModelConfig]] = ALSConfig
+    state_files: ClassVar[tuple[str, ...]] = (_FACTORS,)
+    config: ALSConfig
+
+    def __init__(self, config: ALSConfig | None = None) -> None:
+        super().__init__(config)
         self._user_factors: np.ndarray | None = None
         self._item_factors: np.ndarray | None = None
 
     @property
-    def interactions(self) -> Interactions:
-        """The matrix the model was fitted on."""
-        if self._interactions is None:
-            raise NotFittedError("the ALS model is not fitted: call fit() first")
-        return self._interactions
-
-    @property
     def item_vectors(self) -> np.ndarray:
         """float32 ``(n_items, factors)`` in the order of ``interactions.item_ids``."""
-        self.interactions  # noqa: B018 - raises when not fitted
-        assert self._item_factors is not None
-        return self._item_factors
+        return self._require(self._item_factors)
 
     def user_vectors(self, user_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """float32 ``(n, factors)`` user vectors (zeros for unknown users) and the known mask."""
-        rows = self.interactions.user_index(as_ids(user_ids))
-        assert self._user_factors is not None
-        known = rows >= 0
-        vectors = np.zeros((rows.size, self.config.factors), dtype=np.float32)
-        vectors[known] = self._user_factors[rows[known]]
-        return vectors, known
+        return rows_of(self.interactions, self._require(self._user_factors), user_ids)
 
-    def fit(self, interactions: Interactions) -> Self:
-        """Fit the factors on ``interactions`` (single-threaded BLAS, seeded)."""
+    def fit(self, interactions: Interactions, item_features: ItemFeatures | None = None) -> Self:
+        """Fit the factors on ``interactions`` (single-threaded BLAS, seeded); item features
+        are not used."""
         from implicit.cpu.als import AlternatingLeastSquares
         from threadpoolctl import threadpool_limits
 
@@ -116,26 +106,14 @@ class ALSRecommender:
             ids[known], scores[known] = top_k(dense, k, self.interactions.item_ids)
         return ids, scores
 
-    def save(self, path: Path) -> Path:
-        """Write config, interactions and factors into directory ``path``."""
-        write_manifest(path, KIND, self.config)
-        self.interactions.save(path)
-        np.savez(path / _FACTORS, users=self._user_factors, items=self._item_factors)
-        return path
+    def _save_state(self, path: Path) -> None:
+        users, items = self._require(self._user_factors), self._require(self._item_factors)
+        np.savez(path / _FACTORS, users=users, items=items)
 
-    @classmethod
-    def load(cls, path: Path) -> Self:
-        """Read a directory written by ``save``."""
-        model = cls(read_manifest(path, KIND, ALSConfig))
-        if not (path / _FACTORS).is_file():
-            raise ModelFormatError(f"no {_FACTORS} in {path}: incomplete ALS model")
-        model._interactions = Interactions.load(path)
+    def _load_state(self, path: Path) -> None:
         with np.load(path / _FACTORS) as z:
-            model._user_factors, model._item_factors = z["users"], z["items"]
-        expected = (model._interactions.n_items, model.config.factors)
-        if model._item_factors.shape != expected or model._user_factors.shape != (
-            model._interactions.n_users,
-            model.config.factors,
-        ):
+            users, items = z["users"], z["items"]
+        inter, dim = self.interactions, self.config.factors
+        if items.shape != (inter.n_items, dim) or users.shape != (inter.n_users, dim):
             raise ModelFormatError(f"{path}: ALS factors do not match the id vocabulary")
-        return model
+        self._user_factors, self._item_factors = users, items

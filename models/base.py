@@ -1,65 +1,150 @@
-"""The one interface every recommender implements, and the top-k helpers they share."""
+"""The base class every recommender family extends, and the top-k helpers they share.
+
+``Recommender`` owns what every family repeated: the fitted state (``interactions`` raises
+``NotFittedError`` before ``fit``) and the saved-model directory (manifest, interactions, then
+the family's own arrays through ``_save_state`` / ``_load_state``). A family's own logic
+(fitting, scoring, its arrays) stays readable in its own module.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
-from typing import Protocol, Self, runtime_checkable
+from typing import ClassVar, Self, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 
 from models.config import ModelConfig
+from models.errors import ModelFormatError, NotFittedError
 from models.interactions import Interactions, lookup
+from models.manifest import read_manifest, write_manifest
+from models.side_info import ItemFeatures
 
 #: Item id used to pad a row of recommendations shorter than k.
 PAD_ID = -1
 #: Score used to pad a row of recommendations shorter than k.
 PAD_SCORE = -np.inf
 
+T = TypeVar("T")
 
-@runtime_checkable
-class Recommender(Protocol):
+
+class SourceRole(StrEnum):
+    """What kind of signal a family's candidates give the pipeline (str-valued: readable)."""
+
+    TRENDING = "trending"
+    COLLABORATIVE = "collaborative"
+    CONTENT = "content"
+
+
+class Recommender(ABC):
     """Fit on an interaction matrix; recommend top-k items for a batch of users.
 
     ``recommend`` and ``similar_items`` return ``(ids, scores)``: int64 ids of shape
     ``(n, k)`` and float32 scores of the same shape, best first, padded with ``PAD_ID`` /
     ``PAD_SCORE`` where fewer than k items qualify (unknown user or item, small catalogue).
+
+    A family sets ``kind`` (the manifest's model kind), ``label`` (its name in messages),
+    ``config_type`` and ``state_files`` (the files ``_save_state`` writes), and implements
+    ``fit``, ``recommend``, ``similar_items``, ``_save_state`` and ``_load_state``.
     """
+
+    kind: ClassVar[str]
+    label: ClassVar[str]
+    config_type: ClassVar[type[ModelConfig]]
+    state_files: ClassVar[tuple[str, ...]]
 
     config: ModelConfig
 
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        config = self.config_type() if config is None else config
+        if not isinstance(config, self.config_type):
+            raise ValueError(
+                f"{self.kind} needs a {self.config_type.__name__}, not {type(config).__name__}"
+            )
+        self.config = config
+        self._interactions: Interactions | None = None
+
     @property
     def interactions(self) -> Interactions:
-        """The matrix the model was fitted on (raises ``NotFittedError`` before ``fit``)."""
-        ...
+        """The matrix the model was fitted on (``NotFittedError`` before ``fit``)."""
+        if self._interactions is None:
+            raise NotFittedError(f"the {self.label} model is not fitted: call fit() first")
+        return self._interactions
 
-    def fit(self, interactions: Interactions) -> Self: ...
+    def _require(self, state: T | None) -> T:
+        """``state`` of a fitted model; ``NotFittedError`` before ``fit``."""
+        if self._interactions is None or state is None:
+            raise NotFittedError(f"the {self.label} model is not fitted: call fit() first")
+        return state
 
+    @abstractmethod
+    def fit(self, interactions: Interactions, item_features: ItemFeatures | None = None) -> Self:
+        """Learn from ``interactions``; families that do not use ``item_features`` ignore them."""
+
+    @abstractmethod
     def recommend(
         self, user_ids: np.ndarray, k: int, exclude_seen: bool = True
-    ) -> tuple[np.ndarray, np.ndarray]: ...
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k item ids and scores per user, best first, padded."""
 
-    def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    @abstractmethod
+    def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k other items per item, best first, padded."""
 
-    def save(self, path: Path) -> Path: ...
+    @abstractmethod
+    def _save_state(self, path: Path) -> None:
+        """Write the family's own arrays (``state_files``) into directory ``path``."""
+
+    @abstractmethod
+    def _load_state(self, path: Path) -> None:
+        """Read what ``_save_state`` wrote; ``ModelFormatError`` if it does not fit
+        ``self.interactions`` (already loaded)."""
+
+    def save(self, path: Path) -> Path:
+        """Write manifest, interactions and the family's arrays into directory ``path``."""
+        interactions = self.interactions
+        write_manifest(path, self.kind, self.config)
+        interactions.save(path)
+        self._save_state(path)
+        return path
 
     @classmethod
-    def load(cls, path: Path) -> Self: ...
+    def load(cls, path: Path) -> Self:
+        """Read a directory written by ``save``."""
+        model = cls(read_manifest(path, cls.kind, cls.config_type))
+        if not all((path / name).is_file() for name in cls.state_files):
+            files = " / ".join(cls.state_files)
+            raise ModelFormatError(f"no {files} in {path}: incomplete {cls.label} model")
+        model._interactions = Interactions.load(path)
+        model._load_state(path)
+        return model
 
 
-@runtime_checkable
-class EmbeddingModel(Recommender, Protocol):
+class EmbeddingModel(Recommender):
     """A recommender that scores by inner product of user and item vectors (indexable)."""
 
     @property
+    @abstractmethod
     def item_vectors(self) -> np.ndarray:
         """float32 ``(n_items, dim)`` in the order of ``interactions.item_ids``."""
-        ...
 
+    @abstractmethod
     def user_vectors(self, user_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """float32 ``(n, dim)`` vectors and a bool mask of which users are known."""
-        ...
+
+
+def rows_of(
+    interactions: Interactions, table: np.ndarray, user_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """float32 rows of a per-user ``table`` (zeros for unknown users) and the known mask."""
+    rows = interactions.user_index(as_ids(user_ids))
+    known = rows >= 0
+    vectors = np.zeros((rows.size, table.shape[1]), dtype=np.float32)
+    vectors[known] = table[rows[known]]
+    return vectors, known
 
 
 def check_k(k: int) -> int:

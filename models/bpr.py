@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 from pydantic import Field
 
-from models.base import as_ids, cosine_similar, recommend_rows
+from models.base import EmbeddingModel, cosine_similar, recommend_rows, rows_of
 from models.config import ModelConfig
-from models.errors import ModelFormatError, NotFittedError
+from models.errors import ModelFormatError
 from models.interactions import Interactions
-from models.storage import read_manifest, write_manifest
+from models.side_info import ItemFeatures
 
 KIND = "bpr"
 _FACTORS = "factors.npz"
@@ -21,11 +21,8 @@ _FACTORS = "factors.npz"
 class BPRConfig(ModelConfig):
     """Hyper-parameters of ``implicit``'s CPU BPR (SGD over sampled item pairs).
 
-    Tuned on ml-latest-small (stratified 75/25 split, seed 42, validation = 25 % of each
-    user's training items), factors {64, 128} x lr {0.005, 0.01, 0.05, 0.1} x reg {0.001, 0.01,
-    0.05, 0.1} x iterations {30..200}: 128 / 0.01 / 0.05 / 60 gave validation NDCG@10 0.1537
-    (more epochs or larger steps overfit: 0.05 / 200 epochs 0.10); popularity: 0.1377.
-    With more than one thread the SGD is lock-free and runs differ slightly; use
+    Defaults tuned on a validation split of ml-latest-small; more epochs or larger steps
+    overfit. With more than one thread the SGD is lock-free and runs differ slightly; use
     ``num_threads=1`` for bit-identical refits.
     """
 
@@ -37,40 +34,32 @@ class BPRConfig(ModelConfig):
     num_threads: int = Field(2, gt=0, description="Threads used while fitting.")
 
 
-class BPRRecommender:
+class BPRRecommender(EmbeddingModel):
     """User and item vectors (the last item column is a bias) scored by inner product."""
 
-    def __init__(self, config: BPRConfig = BPRConfig()) -> None:  # noqa: B008 - frozen
-        self.config = config
-        self._interactions: Interactions | None = None
+    kind: ClassVar[str] = KIND
+    label: ClassVar[str] = "BPR"
+    config_type: ClassVar[type[ModelConfig]] = BPRConfig
+    state_files: ClassVar[tuple[str, ...]] = (_FACTORS,)
+    config: BPRConfig
+
+    def __init__(self, config: BPRConfig | None = None) -> None:
+        super().__init__(config)
         self._user_factors: np.ndarray | None = None
         self._item_factors: np.ndarray | None = None
 
     @property
-    def interactions(self) -> Interactions:
-        """The matrix the model was fitted on."""
-        if self._interactions is None:
-            raise NotFittedError("the BPR model is not fitted: call fit() first")
-        return self._interactions
-
-    @property
     def item_vectors(self) -> np.ndarray:
         """float32 ``(n_items, factors + 1)`` in the order of ``interactions.item_ids``."""
-        self.interactions  # noqa: B018 - raises when not fitted
-        assert self._item_factors is not None
-        return self._item_factors
+        return self._require(self._item_factors)
 
     def user_vectors(self, user_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """float32 ``(n, factors + 1)`` user vectors (zeros for unknown users), known mask."""
-        rows = self.interactions.user_index(as_ids(user_ids))
-        assert self._user_factors is not None
-        known = rows >= 0
-        vectors = np.zeros((rows.size, self._user_factors.shape[1]), dtype=np.float32)
-        vectors[known] = self._user_factors[rows[known]]
-        return vectors, known
+        return rows_of(self.interactions, self._require(self._user_factors), user_ids)
 
-    def fit(self, interactions: Interactions) -> Self:
-        """Fit the factors on the pairs of ``interactions`` (weights are ignored by BPR)."""
+    def fit(self, interactions: Interactions, item_features: ItemFeatures | None = None) -> Self:
+        """Fit the factors on the pairs of ``interactions`` (weights and item features are
+        ignored by BPR)."""
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
         if interactions.nnz == 0 or interactions.n_items < 2:
@@ -96,11 +85,10 @@ class BPRRecommender:
         self, user_ids: np.ndarray, k: int, exclude_seen: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k items by inner product; unknown users get a row of padding."""
-        self.interactions  # noqa: B018 - raises when not fitted
-        assert self._user_factors is not None
+        users, items = self._require(self._user_factors), self.item_vectors
 
         def score(rows: np.ndarray) -> np.ndarray:
-            return self._user_factors[rows] @ self.item_vectors.T  # type: ignore[index]
+            return users[rows] @ items.T
 
         return recommend_rows(self.interactions, user_ids, k, exclude_seen, score)
 
@@ -108,25 +96,14 @@ class BPRRecommender:
         """Top-k other items by cosine of the item factors (bias excluded); unknown: padding."""
         return cosine_similar(self.item_vectors[:, :-1], self.interactions.item_ids, item_ids, k)
 
-    def save(self, path: Path) -> Path:
-        """Write config, interactions and factors into directory ``path``."""
-        write_manifest(path, KIND, self.config)
-        self.interactions.save(path)
-        np.savez(path / _FACTORS, users=self._user_factors, items=self._item_factors)
-        return path
+    def _save_state(self, path: Path) -> None:
+        users, items = self._require(self._user_factors), self._require(self._item_factors)
+        np.savez(path / _FACTORS, users=users, items=items)
 
-    @classmethod
-    def load(cls, path: Path) -> Self:
-        """Read a directory written by ``save``."""
-        model = cls(read_manifest(path, KIND, BPRConfig))
-        if not (path / _FACTORS).is_file():
-            raise ModelFormatError(f"no {_FACTORS} in {path}: incomplete BPR model")
-        model._interactions = Interactions.load(path)
+    def _load_state(self, path: Path) -> None:
         with np.load(path / _FACTORS) as z:
-            model._user_factors, model._item_factors = z["users"], z["items"]
-        dim = model.config.factors + 1
-        if model._item_factors.shape != (model._interactions.n_items, dim) or (
-            model._user_factors.shape != (model._interactions.n_users, dim)
-        ):
+            users, items = z["users"], z["items"]
+        inter, dim = self.interactions, self.config.factors + 1
+        if items.shape != (inter.n_items, dim) or users.shape != (inter.n_users, dim):
             raise ModelFormatError(f"{path}: BPR factors do not match the id vocabulary")
-        return model
+        self._user_factors, self._item_factors = users, items

@@ -6,18 +6,17 @@ or not, so new videos are recommendable and have neighbours from the day they ar
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from models.base import as_ids, check_k, empty_result, recommend_rows, top_k
+from models.base import Recommender, as_ids, check_k, empty_result, recommend_rows, top_k
 from models.config import ModelConfig
-from models.errors import ModelFormatError, NotFittedError
+from models.errors import ModelFormatError
 from models.interactions import Interactions, lookup
 from models.side_info import ItemFeatures
-from models.storage import read_manifest, write_manifest
 
 KIND = "content"
 _FEATURES = "content_items"
@@ -28,10 +27,8 @@ _SECONDS_PER_DAY = 86_400.0
 class ContentConfig(ModelConfig):
     """How a user's profile weighs the items they interacted with.
 
-    Tuned on ml-latest-small (stratified 75/25 split, seed 42, validation = 25 % of each
-    user's training items): no decay gave validation NDCG@10 0.0117 with the default feature
-    blocks (half-life 365 d: 0.0115; genre + year blocks only: 0.0175). Pure content is weak on
-    MovieLens (it favours obscure look-alikes); its role is cold start and the ensemble.
+    Pure content is weak on MovieLens (it favours obscure look-alikes); its role is cold start
+    and the ensemble.
     """
 
     use_weights: bool = Field(False, description="Weigh items by interaction weight, not 1.")
@@ -49,29 +46,25 @@ def _unit_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return sp.csr_matrix(sp.diags(scale) @ matrix, dtype=np.float32)
 
 
-class ContentRecommender:
+class ContentRecommender(Recommender):
     """Cosine between user profiles and item feature vectors."""
 
-    def __init__(self, config: ContentConfig = ContentConfig()) -> None:  # noqa: B008 - frozen
-        self.config = config
-        self._interactions: Interactions | None = None
+    kind: ClassVar[str] = KIND
+    label: ClassVar[str] = "content"
+    config_type: ClassVar[type[ModelConfig]] = ContentConfig
+    state_files: ClassVar[tuple[str, ...]] = (_PROFILES,)
+    config: ContentConfig
+
+    def __init__(self, config: ContentConfig | None = None) -> None:
+        super().__init__(config)
         self._features: ItemFeatures | None = None
         self._items: sp.csr_matrix | None = None
         self._profiles: sp.csr_matrix | None = None
 
     @property
-    def interactions(self) -> Interactions:
-        """The matrix the model was fitted on."""
-        if self._interactions is None:
-            raise NotFittedError("the content model is not fitted: call fit() first")
-        return self._interactions
-
-    @property
     def features(self) -> ItemFeatures:
         """The item features the model scores with."""
-        self.interactions  # noqa: B018 - raises when not fitted
-        assert self._features is not None
-        return self._features
+        return self._require(self._features)
 
     @property
     def item_ids(self) -> np.ndarray:
@@ -81,13 +74,10 @@ class ContentRecommender:
     @property
     def item_vectors(self) -> np.ndarray:
         """float32 unit feature vectors in the order of ``item_ids`` (dense, for FAISS)."""
-        assert self._items is not None
         return np.asarray(self._items_checked().toarray(), dtype=np.float32)
 
     def _items_checked(self) -> sp.csr_matrix:
-        self.interactions  # noqa: B018 - raises when not fitted
-        assert self._items is not None
-        return self._items
+        return self._require(self._items)
 
     def fit(self, interactions: Interactions, item_features: ItemFeatures | None = None) -> Self:
         """Build every known user's profile from ``item_features``' rows of their items."""
@@ -124,12 +114,11 @@ class ContentRecommender:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k items (unwatched ones too) by cosine with the user's profile; unknown users
         and users none of whose items have features get padding."""
-        inter = self.interactions
-        assert self._profiles is not None
+        inter, profiles = self.interactions, self._require(self._profiles)
         positions = lookup(self.item_ids, inter.item_ids)
 
         def score(rows: np.ndarray) -> np.ndarray:
-            dense = self._score(self._profiles[rows])  # type: ignore[index]
+            dense = self._score(profiles[rows])
             if exclude_seen:
                 for out, row in enumerate(rows):
                     seen = positions[
@@ -176,24 +165,14 @@ class ContentRecommender:
             ids[known], scores[known] = top_k(dense, k, self.item_ids)
         return ids, scores
 
-    def save(self, path: Path) -> Path:
-        """Write config, interactions, item features and profiles into directory ``path``."""
-        write_manifest(path, KIND, self.config)
-        self.interactions.save(path)
+    def _save_state(self, path: Path) -> None:
         self.features.save(path, _FEATURES)
-        sp.save_npz(path / _PROFILES, self._profiles)
-        return path
+        sp.save_npz(path / _PROFILES, self._require(self._profiles))
 
-    @classmethod
-    def load(cls, path: Path) -> Self:
-        """Read a directory written by ``save``."""
-        model = cls(read_manifest(path, KIND, ContentConfig))
-        if not (path / _PROFILES).is_file():
-            raise ModelFormatError(f"no {_PROFILES} in {path}: incomplete content model")
-        model._interactions = Interactions.load(path)
-        model._features = ItemFeatures.load(path, _FEATURES)
-        model._items = _unit_rows(model._features.matrix)
-        model._profiles = sp.csr_matrix(sp.load_npz(path / _PROFILES), dtype=np.float32)
-        if model._profiles.shape != (model._interactions.n_users, model._features.n_features):
+    def _load_state(self, path: Path) -> None:
+        features = ItemFeatures.load(path, _FEATURES)
+        profiles = sp.csr_matrix(sp.load_npz(path / _PROFILES), dtype=np.float32)
+        if profiles.shape != (self.interactions.n_users, features.n_features):
             raise ModelFormatError(f"{path}: content profiles do not match the features")
-        return model
+        self._features, self._items = features, _unit_rows(features.matrix)
+        self._profiles = profiles

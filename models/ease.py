@@ -8,28 +8,23 @@ grows with the square of the number of items (9.7k items: 380 MB).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 from pydantic import Field
 
-from models.base import as_ids, check_k, empty_result, recommend_rows, top_k
+from models.base import Recommender, as_ids, check_k, empty_result, recommend_rows, top_k
 from models.config import ModelConfig
-from models.errors import ModelFormatError, NotFittedError
+from models.errors import ModelFormatError
 from models.interactions import Interactions
-from models.storage import read_manifest, write_manifest
+from models.side_info import ItemFeatures
 
 KIND = "ease"
 _WEIGHTS = "ease_weights.npy"
 
 
 class EASEConfig(ModelConfig):
-    """Regularisation of EASE.
-
-    Tuned on ml-latest-small (stratified 75/25 split, seed 42, validation = 25 % of each
-    user's training items), lambda in {100, 200, 300, 500, 800, 1200}: 200 gave validation
-    NDCG@10 0.2135 (100: 0.2131, 500: 0.2066, 1200 lower); popularity: 0.1377.
-    """
+    """Regularisation of EASE (default tuned on a validation split of ml-latest-small)."""
 
     l2: float = Field(200.0, gt=0, description="lambda added to the Gram matrix's diagonal.")
     binary: bool = Field(True, description="Use 1 for every pair instead of its weight.")
@@ -39,30 +34,27 @@ class EASEConfig(ModelConfig):
     num_threads: int = Field(2, gt=0, description="BLAS / LAPACK threads while fitting.")
 
 
-class EASERecommender:
+class EASERecommender(Recommender):
     """Dense item x item weights ``B`` learned in closed form; scores are ``x_u B``."""
 
-    def __init__(self, config: EASEConfig = EASEConfig()) -> None:  # noqa: B008 - frozen
-        self.config = config
-        self._interactions: Interactions | None = None
-        self._weights: np.ndarray | None = None
+    kind: ClassVar[str] = KIND
+    label: ClassVar[str] = "EASE"
+    config_type: ClassVar[type[ModelConfig]] = EASEConfig
+    state_files: ClassVar[tuple[str, ...]] = (_WEIGHTS,)
+    config: EASEConfig
 
-    @property
-    def interactions(self) -> Interactions:
-        """The matrix the model was fitted on."""
-        if self._interactions is None:
-            raise NotFittedError("the EASE model is not fitted: call fit() first")
-        return self._interactions
+    def __init__(self, config: EASEConfig | None = None) -> None:
+        super().__init__(config)
+        self._weights: np.ndarray | None = None
 
     @property
     def weights(self) -> np.ndarray:
         """float32 ``(n_items, n_items)`` matrix ``B`` (zero diagonal)."""
-        self.interactions  # noqa: B018 - raises when not fitted
-        assert self._weights is not None
-        return self._weights
+        return self._require(self._weights)
 
-    def fit(self, interactions: Interactions) -> Self:
-        """Solve for ``B`` with a Cholesky inverse of the regularised Gram matrix."""
+    def fit(self, interactions: Interactions, item_features: ItemFeatures | None = None) -> Self:
+        """Solve for ``B`` with a Cholesky inverse of the regularised Gram matrix; item
+        features are not used."""
         from scipy.linalg import lapack
         from threadpoolctl import threadpool_limits
 
@@ -115,22 +107,12 @@ class EASERecommender:
             ids[known], scores[known] = top_k(dense, k, self.interactions.item_ids)
         return ids, scores
 
-    def save(self, path: Path) -> Path:
-        """Write config, interactions and ``B`` into directory ``path``."""
-        write_manifest(path, KIND, self.config)
-        self.interactions.save(path)
+    def _save_state(self, path: Path) -> None:
         np.save(path / _WEIGHTS, self.weights)
-        return path
 
-    @classmethod
-    def load(cls, path: Path) -> Self:
-        """Read a directory written by ``save``."""
-        model = cls(read_manifest(path, KIND, EASEConfig))
-        if not (path / _WEIGHTS).is_file():
-            raise ModelFormatError(f"no {_WEIGHTS} in {path}: incomplete EASE model")
-        model._interactions = Interactions.load(path)
-        model._weights = np.load(path / _WEIGHTS)
-        n = model._interactions.n_items
-        if model._weights.shape != (n, n):
+    def _load_state(self, path: Path) -> None:
+        weights = np.load(path / _WEIGHTS)
+        n = self.interactions.n_items
+        if weights.shape != (n, n):
             raise ModelFormatError(f"{path}: EASE weights do not match the item vocabulary")
-        return model
+        self._weights = weights

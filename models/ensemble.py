@@ -8,20 +8,22 @@ name the source.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from pydantic import Field
 
-from models.base import PAD_ID, PAD_SCORE
+from models.base import PAD_ID, PAD_SCORE, SourceRole
 from models.config import ModelConfig
 
-#: What kind of signal a source gives; the seed design's default weights are per role.
-Role = Literal["collaborative", "content", "trending"]
-ROLE_WEIGHTS: dict[str, float] = {"collaborative": 0.5, "content": 0.3, "trending": 0.2}
+#: The seed design's default weight of each source role.
+ROLE_WEIGHTS: dict[SourceRole, float] = {
+    SourceRole.COLLABORATIVE: 0.5,
+    SourceRole.CONTENT: 0.3,
+    SourceRole.TRENDING: 0.2,
+}
 Normalisation = Literal["minmax", "zscore", "rank", "rrf"]
 NORMALISATIONS: tuple[str, ...] = ("minmax", "zscore", "rank", "rrf")
 #: The constant of reciprocal-rank fusion, ``1 / (RRF_K + rank)``.
@@ -41,12 +43,13 @@ class EnsembleConfig(ModelConfig):
     depth: int = Field(100, gt=0, description="Candidates taken from each source per user.")
 
 
-def default_weights(roles: Mapping[str, str]) -> dict[str, float]:
+def default_weights(roles: Mapping[str, SourceRole]) -> dict[str, float]:
     """Role weights (collaborative 0.5, content 0.3, trending 0.2) split evenly among the
     sources of each role, then rescaled to sum to 1 over the roles present."""
-    unknown = {role for role in roles.values() if role not in ROLE_WEIGHTS}
+    unknown = {str(role) for role in roles.values() if role not in ROLE_WEIGHTS}
     if unknown:
-        raise ValueError(f"unknown source roles {sorted(unknown)}; known: {sorted(ROLE_WEIGHTS)}")
+        known = sorted(str(role) for role in ROLE_WEIGHTS)
+        raise ValueError(f"unknown source roles {sorted(unknown)}; known: {known}")
     per_role = {role: sum(1 for r in roles.values() if r == role) for role in ROLE_WEIGHTS}
     raw = {name: ROLE_WEIGHTS[role] / per_role[role] for name, role in roles.items()}
     total = sum(raw.values())
@@ -206,94 +209,3 @@ def blend(
     valid = item_ids != PAD_ID
     blended = np.where(valid, source_scores @ w, PAD_SCORE) if width else empty
     return base.reordered(blended)
-
-
-def weight_grid(names: tuple[str, ...], step: float) -> list[dict[str, float]]:
-    """Every weighting of ``names`` on the simplex with the given step (weights sum to 1)."""
-    if not 0 < step <= 1:
-        raise ValueError(f"the grid step must be in (0, 1], not {step}")
-    units = round(1 / step)
-    grid = []
-    for combo in itertools.product(range(units + 1), repeat=len(names) - 1):
-        if sum(combo) <= units:
-            last = units - sum(combo)
-            grid.append({n: v / units for n, v in zip(names, (*combo, last), strict=True)})
-    return grid
-
-
-def blend_ndcg(
-    candidates: Blend, labels: np.ndarray, n_relevant: np.ndarray, weights: np.ndarray, k: int
-) -> float:
-    """Mean NDCG@k of the blend re-weighted by ``weights``, from candidate ``labels``.
-
-    ``labels``: bool ``(n, width)`` whether each candidate is relevant; ``n_relevant``: the
-    size of each user's whole relevant set (relevant items outside the candidates still count
-    in the ideal DCG).
-    """
-    valid = candidates.item_ids != PAD_ID
-    scores = np.where(valid, candidates.source_scores @ weights, -np.inf)
-    take = min(k, scores.shape[1])
-    if take == 0:
-        return 0.0
-    top = (
-        np.argpartition(-scores, take - 1, axis=1)[:, :take]
-        if take < scores.shape[1]
-        else (np.broadcast_to(np.arange(take), scores.shape).copy())
-    )
-    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
-    top = np.take_along_axis(top, order, axis=1)
-    gains = np.take_along_axis(labels & valid, top, axis=1)
-    discounts = 1.0 / np.log2(np.arange(2, take + 2))
-    dcg = (gains * discounts).sum(axis=1)
-    ideal = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))])
-    idcg = ideal[np.minimum(n_relevant, k).astype(int)]
-    return float(np.mean(dcg / np.maximum(idcg, 1e-12)))
-
-
-def tune_weights(
-    blends: Mapping[str, Blend],
-    relevant: Sequence[Collection[int]],
-    k: int = 10,
-    step: float = 0.1,
-) -> tuple[EnsembleConfig, float, list[dict[str, object]]]:
-    """The normalisation and weights whose blend has the best NDCG@k against ``relevant``.
-
-    ``blends`` holds one blend of the same validation users per normalisation, ``relevant``
-    each user's validation items (users without any are skipped). Returns the best config
-    (depth left at its default), its NDCG@k and every trial.
-    """
-    best: tuple[float, EnsembleConfig] | None = None
-    trials: list[dict[str, object]] = []
-    sizes = np.array([len(set(r)) for r in relevant])
-    rows = np.flatnonzero(sizes > 0)
-    if rows.size == 0:
-        raise ValueError("no validation user has a relevant item: nothing to tune on")
-    for method, base in blends.items():
-        if base.item_ids.shape[0] != len(relevant):
-            raise ValueError(
-                f"the {method} blend has {base.item_ids.shape[0]} users, relevant has "
-                f"{len(relevant)}"
-            )
-        labels = np.zeros(base.item_ids.shape, dtype=bool)
-        for i in rows:
-            items = np.fromiter(set(relevant[i]), dtype=np.int64)
-            labels[i] = np.isin(base.item_ids[i], items)
-        sub = Blend(
-            base.names,
-            base.item_ids[rows],
-            base.scores[rows],
-            base.source_scores[rows],
-            base.source_ranks[rows],
-            base.raw_scores[rows],
-        )
-        for weights in weight_grid(base.names, step):
-            if not any(weights.values()):
-                continue
-            w = weight_vector(base.names, weights)
-            value = blend_ndcg(sub, labels[rows], sizes[rows], w, k)
-            trials.append({"normalisation": method, "weights": weights, "ndcg": value})
-            if best is None or value > best[0]:
-                best = (value, EnsembleConfig(weights=weights, normalisation=method))
-    if best is None:
-        raise ValueError("no blend to tune: give at least one normalisation's blend")
-    return best[1], best[0], trials

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 import numpy as np
 from pydantic import Field
@@ -14,6 +14,9 @@ from models.base import EmbeddingModel, check_k, empty_result
 from models.config import ModelConfig
 from models.errors import ModelFormatError, VocabularyMismatchError
 from models.interactions import vocabulary_digest
+
+if TYPE_CHECKING:
+    import faiss
 
 _INDEX = "index.faiss"
 _VOCABULARY = "item_ids.npy"
@@ -39,7 +42,7 @@ class IndexConfig(ModelConfig):
     ivf_probe: int = Field(32, gt=0, description="IVF cells visited per query.")
 
 
-def _build_faiss(vectors: np.ndarray, config: IndexConfig) -> object:
+def _build_faiss(vectors: np.ndarray, config: IndexConfig) -> faiss.Index:
     """A populated FAISS inner-product index of the kind ``config`` selects for ``vectors``."""
     import faiss
 
@@ -47,24 +50,27 @@ def _build_faiss(vectors: np.ndarray, config: IndexConfig) -> object:
     kind = config.kind
     if kind == "auto":
         kind = "flat" if n <= config.exact_max_items else "hnsw"
+    index: faiss.Index
     if kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = config.hnsw_ef_construction
-        index.hnsw.efSearch = config.hnsw_ef_search
+        hnsw = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = config.hnsw_ef_construction
+        hnsw.hnsw.efSearch = config.hnsw_ef_search
+        index = hnsw
     elif kind == "ivf":
         lists = config.ivf_lists or max(1, int(4 * np.sqrt(n)))
         lists = min(lists, max(n, 1))
         quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
-        index.train(vectors)
-        index.nprobe = min(config.ivf_probe, lists)
+        ivf = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
+        ivf.train(vectors)
+        ivf.nprobe = min(config.ivf_probe, lists)
+        index = ivf
     else:
         index = faiss.IndexFlatIP(dim)
     index.add(vectors)
     return index
 
 
-def _kind_of(index: object) -> IndexKind:
+def _kind_of(index: faiss.Index) -> IndexKind:
     import faiss
 
     if isinstance(index, faiss.IndexHNSW):
@@ -77,8 +83,8 @@ def _kind_of(index: object) -> IndexKind:
 class ItemIndex:
     """Item vectors in a FAISS index, with the item id of every row saved beside it."""
 
-    def __init__(self, index: object, item_ids: np.ndarray) -> None:
-        ntotal = int(index.ntotal)  # type: ignore[attr-defined]
+    def __init__(self, index: faiss.Index, item_ids: np.ndarray) -> None:
+        ntotal = int(index.ntotal)
         if ntotal != item_ids.size:
             raise VocabularyMismatchError(
                 f"the index holds {ntotal} vectors but the vocabulary has {item_ids.size} ids"
@@ -121,10 +127,12 @@ class ItemIndex:
 
     def vectors(self) -> np.ndarray:
         """float32 copy of the indexed vectors, in vocabulary order."""
+        import faiss
+
         n = self.item_ids.size
-        if self.kind == "ivf":
-            self._index.make_direct_map()  # type: ignore[attr-defined]
-        return np.asarray(self._index.reconstruct_n(0, n), dtype=np.float32)  # type: ignore[attr-defined]
+        if isinstance(self._index, faiss.IndexIVF):
+            self._index.make_direct_map()
+        return np.asarray(self._index.reconstruct_n(0, n), dtype=np.float32)
 
     def exact(self) -> ItemIndex:
         """An exact (flat) index over the same vectors and vocabulary."""
@@ -135,7 +143,7 @@ class ItemIndex:
     @property
     def dim(self) -> int:
         """Dimension of the indexed vectors."""
-        return int(self._index.d)  # type: ignore[attr-defined]
+        return int(self._index.d)
 
     @property
     def digest(self) -> str:
@@ -177,7 +185,7 @@ class ItemIndex:
         fetch = min(k + widest, self.item_ids.size)
         if n == 0 or fetch == 0:
             return ids, scores
-        found_scores, rows = self._index.search(queries, fetch)  # type: ignore[attr-defined]
+        found_scores, rows = self._index.search(queries, fetch)
         found = np.where(rows >= 0, self.item_ids[np.maximum(rows, 0)], -1)
         for i in range(n):
             keep = found[i] >= 0

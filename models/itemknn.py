@@ -5,30 +5,25 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from models.base import recommend_by_item_weights, similar_by_item_weights
+from models.base import Recommender, recommend_by_item_weights, similar_by_item_weights
 from models.config import ModelConfig
-from models.errors import ModelFormatError, NotFittedError
+from models.errors import ModelFormatError
 from models.interactions import Interactions
-from models.storage import read_manifest, write_manifest
+from models.side_info import ItemFeatures
 
 KIND = "itemknn"
 _SIMILARITY = "similarity.npz"
 
 
 class ItemKNNConfig(ModelConfig):
-    """Similarity measure and neighbourhood size.
-
-    Tuned on ml-latest-small (stratified 75/25 split, seed 42, validation = 25 % of each
-    user's training items), {cosine, bm25, tfidf} x neighbours {20, 50, 100, 200}: tfidf with
-    100 neighbours gave validation NDCG@10 0.1879 (best cosine 0.1635 at 20, best bm25 0.1301
-    at 200); popularity: 0.1377.
-    """
+    """Similarity measure and neighbourhood size (defaults tuned on a validation split of
+    ml-latest-small)."""
 
     similarity: Literal["cosine", "bm25", "tfidf"] = Field(
         "tfidf", description="How co-occurrence counts are weighted."
@@ -40,30 +35,26 @@ class ItemKNNConfig(ModelConfig):
     num_threads: int = Field(2, gt=0, description="Threads used while fitting.")
 
 
-class ItemKNNRecommender:
+class ItemKNNRecommender(Recommender):
     """Sparse item x item similarities; a user's score for an item sums over their items."""
 
-    def __init__(self, config: ItemKNNConfig = ItemKNNConfig()) -> None:  # noqa: B008 - frozen
-        self.config = config
-        self._interactions: Interactions | None = None
-        self._similarity: sp.csr_matrix | None = None
+    kind: ClassVar[str] = KIND
+    label: ClassVar[str] = "item-KNN"
+    config_type: ClassVar[type[ModelConfig]] = ItemKNNConfig
+    state_files: ClassVar[tuple[str, ...]] = (_SIMILARITY,)
+    config: ItemKNNConfig
 
-    @property
-    def interactions(self) -> Interactions:
-        """The matrix the model was fitted on."""
-        if self._interactions is None:
-            raise NotFittedError("the item-KNN model is not fitted: call fit() first")
-        return self._interactions
+    def __init__(self, config: ItemKNNConfig | None = None) -> None:
+        super().__init__(config)
+        self._similarity: sp.csr_matrix | None = None
 
     @property
     def similarity(self) -> sp.csr_matrix:
         """float32 ``(n_items, n_items)`` CSR: row i holds item i's neighbours."""
-        self.interactions  # noqa: B018 - raises when not fitted
-        assert self._similarity is not None
-        return self._similarity
+        return self._require(self._similarity)
 
-    def fit(self, interactions: Interactions) -> Self:
-        """Compute each item's ``neighbours`` most similar items."""
+    def fit(self, interactions: Interactions, item_features: ItemFeatures | None = None) -> Self:
+        """Compute each item's ``neighbours`` most similar items; item features are not used."""
         from implicit.nearest_neighbours import (
             BM25Recommender,
             CosineRecommender,
@@ -107,22 +98,12 @@ class ItemKNNRecommender:
         """Each item's top-k neighbours; padding for unknown items and short neighbourhoods."""
         return similar_by_item_weights(self.interactions, self.similarity, item_ids, k)
 
-    def save(self, path: Path) -> Path:
-        """Write config, interactions and the similarity matrix into directory ``path``."""
-        write_manifest(path, KIND, self.config)
-        self.interactions.save(path)
+    def _save_state(self, path: Path) -> None:
         sp.save_npz(path / _SIMILARITY, self.similarity)
-        return path
 
-    @classmethod
-    def load(cls, path: Path) -> Self:
-        """Read a directory written by ``save``."""
-        model = cls(read_manifest(path, KIND, ItemKNNConfig))
-        if not (path / _SIMILARITY).is_file():
-            raise ModelFormatError(f"no {_SIMILARITY} in {path}: incomplete item-KNN model")
-        model._interactions = Interactions.load(path)
-        model._similarity = sp.csr_matrix(sp.load_npz(path / _SIMILARITY), dtype=np.float32)
-        n = model._interactions.n_items
-        if model._similarity.shape != (n, n):
+    def _load_state(self, path: Path) -> None:
+        similarity = sp.csr_matrix(sp.load_npz(path / _SIMILARITY), dtype=np.float32)
+        n = self.interactions.n_items
+        if similarity.shape != (n, n):
             raise ModelFormatError(f"{path}: item similarities do not match the item vocabulary")
-        return model
+        self._similarity = similarity

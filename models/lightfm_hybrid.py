@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from models.base import as_ids, cosine_similar, recommend_rows
+from models.base import EmbeddingModel, as_ids, cosine_similar, recommend_rows, rows_of
 from models.config import ModelConfig
-from models.errors import ModelFormatError, NotFittedError
+from models.errors import ModelFormatError
 from models.interactions import Interactions
 from models.side_info import ItemFeatures, UserFeatures
-from models.storage import read_manifest, write_manifest
 
 KIND = "lightfm"
 _ARRAYS = "lightfm.npz"
@@ -30,12 +29,9 @@ _NAMES = "lightfm_features.json"
 class LightFMConfig(ModelConfig):
     """Hyper-parameters of the LightFM WARP hybrid.
 
-    Tuned on ml-latest-small (stratified 75/25 split, seed 42, validation = 25 % of each
-    user's training items), with ``ItemFeatures.from_metadata`` defaults (genres, tags, title
-    words, year): 64 components, 20 epochs, lr 0.05 gave validation NDCG@10 0.1991 (lr 0.02:
-    0.1867; 40 epochs at lr 0.02: 0.1942); popularity: 0.1377.
-    With more than one thread the SGD is lock-free and runs differ slightly; use
-    ``num_threads=1`` for bit-identical refits.
+    Defaults tuned on a validation split of ml-latest-small with ``ItemFeatures.from_metadata``
+    defaults (genres, tags, title words, year). With more than one thread the SGD is lock-free
+    and runs differ slightly; use ``num_threads=1`` for bit-identical refits.
     """
 
     components: int = Field(64, gt=0, description="Embedding dimensions.")
@@ -62,12 +58,17 @@ def _l1_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return sp.csr_matrix(sp.diags(scale) @ matrix, dtype=np.float32)
 
 
-class LightFMRecommender:
+class LightFMRecommender(EmbeddingModel):
     """Feature-based user and item vectors; items never watched can be scored from features."""
 
-    def __init__(self, config: LightFMConfig = LightFMConfig()) -> None:  # noqa: B008 - frozen
-        self.config = config
-        self._interactions: Interactions | None = None
+    kind: ClassVar[str] = KIND
+    label: ClassVar[str] = "LightFM"
+    config_type: ClassVar[type[ModelConfig]] = LightFMConfig
+    state_files: ClassVar[tuple[str, ...]] = (_ARRAYS, _NAMES)
+    config: LightFMConfig
+
+    def __init__(self, config: LightFMConfig | None = None) -> None:
+        super().__init__(config)
         self._item_feature_names: tuple[str, ...] = ()
         self._feature_embeddings: np.ndarray | None = None
         self._feature_biases: np.ndarray | None = None
@@ -75,27 +76,13 @@ class LightFMRecommender:
         self._user_vectors: np.ndarray | None = None
 
     @property
-    def interactions(self) -> Interactions:
-        """The matrix the model was fitted on."""
-        if self._interactions is None:
-            raise NotFittedError("the LightFM model is not fitted: call fit() first")
-        return self._interactions
-
-    @property
     def item_vectors(self) -> np.ndarray:
         """float32 ``(n_items, components + 1)``: embedding and bias, in vocabulary order."""
-        self.interactions  # noqa: B018 - raises when not fitted
-        assert self._item_vectors is not None
-        return self._item_vectors
+        return self._require(self._item_vectors)
 
     def user_vectors(self, user_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """float32 ``(n, components + 1)``: embedding and a 1 for the item bias; known mask."""
-        rows = self.interactions.user_index(as_ids(user_ids))
-        assert self._user_vectors is not None
-        known = rows >= 0
-        vectors = np.zeros((rows.size, self._user_vectors.shape[1]), dtype=np.float32)
-        vectors[known] = self._user_vectors[rows[known]]
-        return vectors, known
+        return rows_of(self.interactions, self._require(self._user_vectors), user_ids)
 
     def _item_matrix(
         self, item_ids: np.ndarray, features: ItemFeatures | None, known: np.ndarray
@@ -121,6 +108,7 @@ class LightFMRecommender:
         self,
         interactions: Interactions,
         item_features: ItemFeatures | None = None,
+        *,
         user_features: UserFeatures | None = None,
     ) -> Self:
         """Fit WARP on the pairs of ``interactions``; side features are optional."""
@@ -171,7 +159,8 @@ class LightFMRecommender:
 
         ``item_features`` must carry the feature names the model was fitted with.
         """
-        self.interactions  # noqa: B018 - raises when not fitted
+        embeddings = self._require(self._feature_embeddings)
+        biases = self._require(self._feature_biases)
         if item_features.names != self._item_feature_names:
             raise ValueError(
                 f"item features ({len(item_features.names)} names) differ from those the "
@@ -179,19 +168,17 @@ class LightFMRecommender:
             )
         ids = as_ids(item_ids)
         matrix = self._item_matrix(ids, item_features, self.interactions.item_index(ids) >= 0)
-        assert self._feature_embeddings is not None and self._feature_biases is not None
-        emb, bias = matrix @ self._feature_embeddings, matrix @ self._feature_biases
+        emb, bias = matrix @ embeddings, matrix @ biases
         return np.hstack([emb, bias[:, None]]).astype(np.float32)
 
     def recommend(
         self, user_ids: np.ndarray, k: int, exclude_seen: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k items by ``user . item + item_bias``; unknown users get a row of padding."""
-        self.interactions  # noqa: B018 - raises when not fitted
-        assert self._user_vectors is not None
+        users, items = self._require(self._user_vectors), self.item_vectors
 
         def score(rows: np.ndarray) -> np.ndarray:
-            return self._user_vectors[rows] @ self.item_vectors.T  # type: ignore[index]
+            return users[rows] @ items.T
 
         return recommend_rows(self.interactions, user_ids, k, exclude_seen, score)
 
@@ -199,36 +186,23 @@ class LightFMRecommender:
         """Top-k other items by cosine of the item embeddings; padding for unknown items."""
         return cosine_similar(self.item_vectors[:, :-1], self.interactions.item_ids, item_ids, k)
 
-    def save(self, path: Path) -> Path:
-        """Write config, interactions, vectors and feature embeddings into directory ``path``."""
-        write_manifest(path, KIND, self.config)
-        self.interactions.save(path)
+    def _save_state(self, path: Path) -> None:
         np.savez(
             path / _ARRAYS,
             items=self.item_vectors,
-            users=self._user_vectors,
-            feature_embeddings=self._feature_embeddings,
-            feature_biases=self._feature_biases,
+            users=self._require(self._user_vectors),
+            feature_embeddings=self._require(self._feature_embeddings),
+            feature_biases=self._require(self._feature_biases),
         )
         (path / _NAMES).write_text(json.dumps(list(self._item_feature_names)))
-        return path
 
-    @classmethod
-    def load(cls, path: Path) -> Self:
-        """Read a directory written by ``save``."""
-        model = cls(read_manifest(path, KIND, LightFMConfig))
-        if not (path / _ARRAYS).is_file() or not (path / _NAMES).is_file():
-            raise ModelFormatError(f"no {_ARRAYS} / {_NAMES} in {path}: incomplete LightFM model")
-        model._interactions = Interactions.load(path)
+    def _load_state(self, path: Path) -> None:
         with np.load(path / _ARRAYS) as z:
-            model._item_vectors, model._user_vectors = z["items"], z["users"]
-            model._feature_embeddings = z["feature_embeddings"]
-            model._feature_biases = z["feature_biases"]
-        model._item_feature_names = tuple(json.loads((path / _NAMES).read_text()))
-        dim = model.config.components + 1
-        inter = model._interactions
-        if model._item_vectors.shape != (inter.n_items, dim) or (
-            model._user_vectors.shape != (inter.n_users, dim)
-        ):
+            items, users = z["items"], z["users"]
+            embeddings, biases = z["feature_embeddings"], z["feature_biases"]
+        dim, inter = self.config.components + 1, self.interactions
+        if items.shape != (inter.n_items, dim) or users.shape != (inter.n_users, dim):
             raise ModelFormatError(f"{path}: LightFM vectors do not match the id vocabulary")
-        return model
+        self._item_vectors, self._user_vectors = items, users
+        self._feature_embeddings, self._feature_biases = embeddings, biases
+        self._item_feature_names = tuple(json.loads((path / _NAMES).read_text()))

@@ -10,29 +10,29 @@ trending sources' items (optionally of chosen genres first).
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 from pydantic import Field
 
-from models.als import ALSConfig, ALSRecommender
-from models.base import PAD_ID, Recommender, as_ids, check_k, empty_result
-from models.bpr import BPRConfig, BPRRecommender
+from models.base import (
+    PAD_ID,
+    EmbeddingModel,
+    Recommender,
+    SourceRole,
+    as_ids,
+    check_k,
+    empty_result,
+)
 from models.config import ModelConfig
-from models.content import ContentConfig, ContentRecommender
-from models.ease import EASEConfig, EASERecommender
 from models.ensemble import Blend, EnsembleConfig, blend, default_weights
 from models.errors import ModelFormatError
 from models.faiss_index import ItemIndex
+from models.families import family, fit_source, make_source
 from models.interactions import Interactions
-from models.itemknn import ItemKNNConfig, ItemKNNRecommender
-from models.lightfm_hybrid import LightFMConfig, LightFMRecommender
-from models.popularity import PopularityConfig, PopularityRecommender
 from models.postprocess import (
     Explanation,
     PostProcessConfig,
@@ -45,72 +45,37 @@ from models.postprocess import (
     reason,
 )
 from models.ranker import FeatureContext, NeuralRanker, feature_names
-from models.rp3beta import RP3betaConfig, RP3betaRecommender
 from models.side_info import ItemFeatures
-from models.trending import TrendingConfig, TrendingRecommender
 
 _MANIFEST = "pipeline.json"
 _FORMAT = 2
-
-
-@dataclass(frozen=True)
-class Family:
-    """A model family: its class, its config class, and the role its candidates play."""
-
-    model: type[Any]
-    config: type[ModelConfig]
-    role: str
-
-
-#: Every model family the pipeline can use as a source, by name.
-FAMILIES: dict[str, Family] = {
-    "popularity": Family(PopularityRecommender, PopularityConfig, "trending"),
-    "trending": Family(TrendingRecommender, TrendingConfig, "trending"),
-    "als": Family(ALSRecommender, ALSConfig, "collaborative"),
-    "bpr": Family(BPRRecommender, BPRConfig, "collaborative"),
-    "itemknn": Family(ItemKNNRecommender, ItemKNNConfig, "collaborative"),
-    "ease": Family(EASERecommender, EASEConfig, "collaborative"),
-    "rp3beta": Family(RP3betaRecommender, RP3betaConfig, "collaborative"),
-    "lightfm": Family(LightFMRecommender, LightFMConfig, "collaborative"),
-    "content": Family(ContentRecommender, ContentConfig, "content"),
-}
-
-
-def family(name: str) -> tuple[type[Any], type[ModelConfig], str]:
-    """The model class, config class and role of family ``name``."""
-    if name not in FAMILIES:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(FAMILIES)}")
-    spec = FAMILIES[name]
-    return spec.model, spec.config, spec.role
-
-
-def make_source(name: str, config: ModelConfig | None = None) -> Any:
-    """An unfitted model of family ``name`` (default config unless given)."""
-    model_type, config_type, _ = family(name)
-    if config is not None and not isinstance(config, config_type):
-        raise ValueError(f"{name} needs a {config_type.__name__}, not {type(config).__name__}")
-    return model_type(config or config_type())
-
-
-def fit_source(
-    model: Any, interactions: Interactions, item_features: ItemFeatures | None = None
-) -> Any:
-    """``model.fit(interactions)``, passing ``item_features`` to models that take them."""
-    if item_features is not None and "item_features" in inspect.signature(model.fit).parameters:
-        return model.fit(interactions, item_features=item_features)
-    return model.fit(interactions)
 
 
 class PipelineConfig(ModelConfig):
     """Which sources feed the pipeline and how their candidates are blended and filtered."""
 
     sources: tuple[str, ...] = Field(("als", "popularity"), description="Source model names.")
+    index_source: str | None = Field(
+        None,
+        description="Embedding source (user and item vectors) whose candidates are retrieved "
+        "through a FAISS index; None: ALS when configured, else the first embedding source.",
+    )
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
     use_ranker: bool = Field(True, description="Re-score with the ranker when one is attached.")
     postprocess: PostProcessConfig = Field(default_factory=PostProcessConfig)
     explain_depth: int = Field(
         50, gt=0, description="Similar items searched for a watched anchor per explanation."
     )
+
+    @property
+    def indexed_source(self) -> str | None:
+        """The source behind the FAISS index (None when no source is an embedding model)."""
+        if self.index_source is not None:
+            return self.index_source
+        embedding = [name for name in self.sources if family(name).embedding]
+        if "als" in embedding:
+            return "als"
+        return embedding[0] if embedding else None
 
 
 class RecommendationPipeline:
@@ -134,11 +99,9 @@ class RecommendationPipeline:
                 f"sources {list(sources)} differ from the config's {list(self.config.sources)}"
             )
         self.sources = dict(sources)
-        self.roles = {name: family(name)[2] for name in self.sources}
+        self.roles = {name: family(name).role for name in self.sources}
         if index is not None:
-            if "als" not in self.sources:
-                raise ValueError("an item index serves the 'als' source, which is not configured")
-            index.check_matches(self.sources["als"])  # type: ignore[arg-type]
+            index.check_matches(self._indexed_model(self.config, self.sources))
         self.index = index
         if ranker is not None:
             if context is None:
@@ -154,12 +117,24 @@ class RecommendationPipeline:
         self.item_features = item_features
 
     # -- construction -------------------------------------------------------------------------
+    @staticmethod
+    def _indexed_model(
+        config: PipelineConfig, sources: Mapping[str, Recommender]
+    ) -> EmbeddingModel:
+        """The source ``config.index_source`` names; ``ValueError`` unless it is a configured
+        embedding model."""
+        name = config.indexed_source
+        model = sources.get(name) if name is not None else None
+        if model is None:
+            raise ValueError(f"an item index serves the {name!r} source, which is not configured")
+        if not isinstance(model, EmbeddingModel):
+            raise ValueError(f"the index source {name!r} has no user and item vectors to index")
+        return model
+
     @classmethod
     def fit(
         cls,
         interactions: Interactions,
-        popularity: PopularityConfig = PopularityConfig(),  # noqa: B008 - frozen
-        als: ALSConfig = ALSConfig(),  # noqa: B008 - frozen
         *,
         config: PipelineConfig | None = None,
         source_configs: Mapping[str, ModelConfig] | None = None,
@@ -167,19 +142,17 @@ class RecommendationPipeline:
         ranker: NeuralRanker | None = None,
         completion: dict[int, float] | None = None,
     ) -> Self:
-        """Fit every configured source on ``interactions``; index ALS; attach ``ranker``.
-
-        ``popularity`` and ``als`` configure those sources (the original two-model pipeline
-        is the default); ``source_configs`` configures any source by name.
-        """
+        """Fit every configured source on ``interactions`` (``source_configs`` configures any
+        source by name); index the ``config.indexed_source``; attach ``ranker``."""
         config = config or PipelineConfig()
-        configs: dict[str, ModelConfig] = {"popularity": popularity, "als": als}
-        configs.update(source_configs or {})
+        configs = source_configs or {}
         models = {
             name: fit_source(make_source(name, configs.get(name)), interactions, item_features)
             for name in config.sources
         }
-        index = ItemIndex.from_model(models["als"]) if "als" in models else None
+        index = None
+        if config.indexed_source is not None:
+            index = ItemIndex.from_model(cls._indexed_model(config, models))
         context = None
         if ranker is not None:
             context = FeatureContext.build(
@@ -194,21 +167,10 @@ class RecommendationPipeline:
             item_features=item_features,
         )
 
-    # -- compatibility accessors -------------------------------------------------------------
     @property
     def interactions(self) -> Interactions:
         """The interactions the sources were fitted on (those of the first source)."""
         return next(iter(self.sources.values())).interactions
-
-    @property
-    def als(self) -> Any:
-        """The ALS source (``None`` when not configured)."""
-        return self.sources.get("als")
-
-    @property
-    def popularity(self) -> Any:
-        """The popularity source (``None`` when not configured)."""
-        return self.sources.get("popularity")
 
     @property
     def weights(self) -> dict[str, float]:
@@ -220,7 +182,7 @@ class RecommendationPipeline:
         users = as_ids(user_ids)
         known = np.zeros(users.size, dtype=bool)
         for name, model in self.sources.items():
-            if self.roles[name] != "trending":
+            if self.roles[name] is not SourceRole.TRENDING:
                 known |= model.interactions.user_index(users) >= 0
         return known
 
@@ -232,11 +194,15 @@ class RecommendationPipeline:
     def retrieve(
         self, user_ids: np.ndarray, depth: int, exclude_seen: bool = True
     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Each source's top-``depth`` candidates per user (ALS through the FAISS index)."""
+        """Each source's top-``depth`` candidates per user (the index source through FAISS)."""
         users = as_ids(user_ids)
         lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name, model in self.sources.items():
-            if name == "als" and self.index is not None:
+            if (
+                self.index is not None
+                and name == self.config.indexed_source
+                and isinstance(model, EmbeddingModel)
+            ):
                 vectors, known = model.user_vectors(users)
                 ids, scores = empty_result(users.size, depth)
                 if known.any():
@@ -298,7 +264,7 @@ class RecommendationPipeline:
         cold = ~self.personalized(users)
         chose = np.zeros(users.size, dtype=bool)
         if genres is not None:
-            for i in np.flatnonzero(cold):
+            for i in map(int, np.flatnonzero(cold)):
                 ids[i], scores[i] = genre_cold_start(
                     ids[i], scores[i], self.item_features, genres[i]
                 )
@@ -361,7 +327,7 @@ class RecommendationPipeline:
             proposers.append(row)
         anchors = np.full(ids.shape, PAD_ID, dtype=np.int64)
         for s, name in enumerate(names):
-            if self.roles[name] == "trending":
+            if self.roles[name] is SourceRole.TRENDING:
                 continue
             mask = (primary == s) & (ids != PAD_ID)
             if not mask.any():
@@ -379,7 +345,7 @@ class RecommendationPipeline:
                     continue
                 source = names[primary[i, j]] if primary[i, j] >= 0 else "unknown"
                 anchor = int(anchors[i, j]) if anchors[i, j] != PAD_ID else None
-                role = self.roles.get(source, "trending")
+                role = self.roles.get(source, SourceRole.TRENDING)
                 row_out.append(
                     Explanation(
                         int(ids[i, j]),
@@ -396,7 +362,7 @@ class RecommendationPipeline:
     def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Items like each given one: content neighbours when a content source exists (so new
         videos with metadata get neighbours), else the first collaborative source's."""
-        for role in ("content", "collaborative", "trending"):
+        for role in (SourceRole.CONTENT, SourceRole.COLLABORATIVE, SourceRole.TRENDING):
             for name, model in self.sources.items():
                 if self.roles[name] == role:
                     return model.similar_items(as_ids(item_ids), k)
@@ -427,7 +393,7 @@ class RecommendationPipeline:
 
     @classmethod
     def load(cls, path: Path) -> Self:
-        """Read a directory written by ``save``; the index must match the ALS vocabulary."""
+        """Read a directory written by ``save``; the index must match its source's vocabulary."""
         manifest = path / _MANIFEST
         if not manifest.is_file():
             raise ModelFormatError(f"no {_MANIFEST} in {path}: not a saved pipeline")
@@ -440,7 +406,9 @@ class RecommendationPipeline:
                 f"{path} has pipeline format {body.get('format')!r}; this version reads {_FORMAT}"
             )
         config = PipelineConfig.model_validate(body["config"])
-        sources = {name: family(name)[0].load(path / "sources" / name) for name in config.sources}
+        sources = {
+            name: family(name).model.load(path / "sources" / name) for name in config.sources
+        }
         index = ItemIndex.load(path / "index") if body.get("index_digest") else None
         ranker = context = None
         if body.get("ranker"):

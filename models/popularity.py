@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 from pydantic import Field
 
 from models.base import (
+    Recommender,
     rank_by_global_scores,
     similar_by_global_scores,
     top_by_global_scores,
 )
 from models.config import ModelConfig
-from models.errors import ModelFormatError, NotFittedError
+from models.errors import ModelFormatError
 from models.interactions import Interactions
-from models.storage import read_manifest, write_manifest
+from models.side_info import ItemFeatures
 
 KIND = "popularity"
 _SCORES = "popularity.npy"
@@ -37,30 +38,27 @@ class PopularityConfig(ModelConfig):
     )
 
 
-class PopularityRecommender:
+class PopularityRecommender(Recommender):
     """Scores every item by (decayed) popularity; serves known and unknown users alike."""
 
-    def __init__(self, config: PopularityConfig = PopularityConfig()) -> None:  # noqa: B008 - frozen
-        self.config = config
-        self._interactions: Interactions | None = None
-        self._scores: np.ndarray | None = None
+    kind: ClassVar[str] = KIND
+    label: ClassVar[str] = "popularity"
+    config_type: ClassVar[type[ModelConfig]] = PopularityConfig
+    state_files: ClassVar[tuple[str, ...]] = (_SCORES,)
+    config: PopularityConfig
 
-    @property
-    def interactions(self) -> Interactions:
-        """The matrix the model was fitted on."""
-        if self._interactions is None:
-            raise NotFittedError("the popularity model is not fitted: call fit() first")
-        return self._interactions
+    def __init__(self, config: PopularityConfig | None = None) -> None:
+        super().__init__(config)
+        self._scores: np.ndarray | None = None
 
     @property
     def scores(self) -> np.ndarray:
         """float32 popularity per item, in the order of ``interactions.item_ids``."""
-        self.interactions  # noqa: B018 - raises when not fitted
-        assert self._scores is not None
-        return self._scores
+        return self._require(self._scores)
 
-    def fit(self, interactions: Interactions) -> Self:
-        """Count each item's interactions (users, or summed weights), with optional decay."""
+    def fit(self, interactions: Interactions, item_features: ItemFeatures | None = None) -> Self:
+        """Count each item's interactions (users, or summed weights), with optional decay;
+        item features are not used."""
         weights = interactions.matrix.data.astype(np.float64)
         if not self.config.use_weights:
             weights = np.ones_like(weights)
@@ -88,21 +86,11 @@ class PopularityRecommender:
         """The most popular other items for each known item; padding for unknown items."""
         return similar_by_global_scores(self.scores, self.interactions, item_ids, k)
 
-    def save(self, path: Path) -> Path:
-        """Write config, interactions and scores into directory ``path``."""
-        write_manifest(path, KIND, self.config)
-        self.interactions.save(path)
+    def _save_state(self, path: Path) -> None:
         np.save(path / _SCORES, self.scores)
-        return path
 
-    @classmethod
-    def load(cls, path: Path) -> Self:
-        """Read a directory written by ``save``."""
-        model = cls(read_manifest(path, KIND, PopularityConfig))
-        if not (path / _SCORES).is_file():
-            raise ModelFormatError(f"no {_SCORES} in {path}: incomplete popularity model")
-        model._interactions = Interactions.load(path)
-        model._scores = np.load(path / _SCORES)
-        if model._scores.shape != (model._interactions.n_items,):
+    def _load_state(self, path: Path) -> None:
+        scores = np.load(path / _SCORES)
+        if scores.shape != (self.interactions.n_items,):
             raise ModelFormatError(f"{path}: popularity scores do not match the item vocabulary")
-        return model
+        self._scores = scores

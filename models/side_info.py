@@ -296,7 +296,7 @@ class ItemFeatures(SideInfo):
         ]
         words = [[w for w in _WORD.findall(t.lower()) if w not in _STOPWORDS] for t in text]
         blocks.append(("word", *_tf_idf(words, "word", min_tag_items)))
-        years = [None] * item_ids.size
+        years: list[list[str] | None] = [None] * item_ids.size
         if "release_year" in meta.columns:
             values = _finite_frame_column(meta, "release_year")
             for row, year in zip(meta_rows, values, strict=True):

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 from pydantic import Field
 
 from models.base import (
+    Recommender,
     rank_by_global_scores,
     similar_by_global_scores,
     top_by_global_scores,
 )
 from models.config import ModelConfig
-from models.errors import ModelFormatError, NotFittedError
+from models.errors import ModelFormatError
 from models.interactions import Interactions
-from models.storage import read_manifest, write_manifest
+from models.side_info import ItemFeatures
 
 KIND = "trending"
 _SCORES = "trending.npz"
@@ -35,12 +36,9 @@ _TIE_BREAK = 1e-6
 class TrendingConfig(ModelConfig):
     """Window and decay of the trending counts.
 
-    Tuned on ml-latest-small (stratified 75/25 split, seed 42, validation = 25 % of each
-    user's training items), windows {30, 365, 3650, 20000} d x half-lives {none, 30, 365,
-    3650} d: the longer the window the better (20000 d, no decay = all-time popularity: 0.1377),
-    because a random split does not reward recency. Among windows that still mean "trending"
-    (<= 10 years) 3650 d without decay was best: validation NDCG@10 0.1133 (365 d: 0.0698,
-    30 d: 0.0398). On a live service a window of days is the intended use.
+    The default (10 years, no decay) was the best window that still means "trending" on a
+    validation split of ml-latest-small, where a random split does not reward recency. On a
+    live service a window of days is the intended use.
     """
 
     window_days: float = Field(3650.0, gt=0, description="Only pairs this recent count.")
@@ -49,38 +47,39 @@ class TrendingConfig(ModelConfig):
     )
 
 
-class TrendingRecommender:
+class TrendingRecommender(Recommender):
     """Scores every item by its decayed recent count; serves known and unknown users alike."""
 
-    def __init__(self, config: TrendingConfig = TrendingConfig()) -> None:  # noqa: B008 - frozen
-        self.config = config
-        self._interactions: Interactions | None = None
+    kind: ClassVar[str] = KIND
+    label: ClassVar[str] = "trending"
+    config_type: ClassVar[type[ModelConfig]] = TrendingConfig
+    state_files: ClassVar[tuple[str, ...]] = (_SCORES,)
+    config: TrendingConfig
+
+    def __init__(self, config: TrendingConfig | None = None) -> None:
+        super().__init__(config)
         self._scores: np.ndarray | None = None
         self._now: float = 0.0
 
     @property
-    def interactions(self) -> Interactions:
-        """The matrix the model was fitted on."""
-        if self._interactions is None:
-            raise NotFittedError("the trending model is not fitted: call fit() first")
-        return self._interactions
-
-    @property
     def scores(self) -> np.ndarray:
         """float32 trending score per item, in the order of ``interactions.item_ids``."""
-        self.interactions  # noqa: B018 - raises when not fitted
-        assert self._scores is not None
-        return self._scores
+        return self._require(self._scores)
 
     @property
     def reference_time(self) -> float:
         """The moment ages were measured from, in seconds since the epoch."""
-        self.interactions  # noqa: B018 - raises when not fitted
-        return self._now
+        return self._require(self._now)
 
-    def fit(self, interactions: Interactions, now: datetime | None = None) -> Self:
+    def fit(
+        self,
+        interactions: Interactions,
+        item_features: ItemFeatures | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> Self:
         """Count each item's users inside the window ending at ``now`` (default: the newest
-        event), each weighted ``0.5 ** (age / half_life)``."""
+        event), each weighted ``0.5 ** (age / half_life)``; item features are not used."""
         if interactions.nnz == 0:
             raise ValueError("cannot fit the trending model on an empty interaction matrix")
         stamps = interactions.last_seen
@@ -112,22 +111,12 @@ class TrendingRecommender:
         """The most trending other items for each known item; padding for unknown items."""
         return similar_by_global_scores(self.scores, self.interactions, item_ids, k)
 
-    def save(self, path: Path) -> Path:
-        """Write config, interactions, scores and reference time into directory ``path``."""
-        write_manifest(path, KIND, self.config)
-        self.interactions.save(path)
+    def _save_state(self, path: Path) -> None:
         np.savez(path / _SCORES, scores=self.scores, now=np.float64(self._now))
-        return path
 
-    @classmethod
-    def load(cls, path: Path) -> Self:
-        """Read a directory written by ``save``."""
-        model = cls(read_manifest(path, KIND, TrendingConfig))
-        if not (path / _SCORES).is_file():
-            raise ModelFormatError(f"no {_SCORES} in {path}: incomplete trending model")
-        model._interactions = Interactions.load(path)
+    def _load_state(self, path: Path) -> None:
         with np.load(path / _SCORES) as z:
-            model._scores, model._now = z["scores"], float(z["now"])
-        if model._scores.shape != (model._interactions.n_items,):
+            scores, now = z["scores"], float(z["now"])
+        if scores.shape != (self.interactions.n_items,):
             raise ModelFormatError(f"{path}: trending scores do not match the item vocabulary")
-        return model
+        self._scores, self._now = scores, now

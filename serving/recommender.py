@@ -41,7 +41,7 @@ class RecommenderService:
 
     def load(self) -> RecommendationPipeline:
         """Load (or reload) the aliased pipeline from the MLflow registry."""
-        from models.registry import load_pipeline
+        from models.mlflow_registry import load_pipeline
 
         with self._lock:
             try:

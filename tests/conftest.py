@@ -109,3 +109,143 @@ def redis_url() -> str:
     finally:
         client.close()
     return url
+
+
+# -- planted tastes: the one synthetic data set of the model and training tests ---------------
+# (imports here, not at the top: this section is appended to the shared fixtures above)
+from dataclasses import dataclass  # noqa: E402
+from typing import TYPE_CHECKING, Protocol  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from core import columns as c  # noqa: E402
+
+if TYPE_CHECKING:
+    from models.base import Recommender
+    from models.interactions import Interactions
+
+#: First timestamp of the planted data sets.
+PLANTED_START = pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def _cluster_of(users: np.ndarray, n_clusters: int, majority_cluster: bool) -> np.ndarray:
+    if majority_cluster:  # odd users in cluster 0, even users spread over the others
+        return np.where(users % 2 == 1, 0, 1 + (users // 2) % (n_clusters - 1))
+    return users % n_clusters
+
+
+@dataclass(frozen=True)
+class PlantedTastes:
+    """An event log where each user mostly plays items of one taste cluster, and its truth.
+
+    Cluster ``c`` holds item ids ``first_item + c * items_per_cluster + (0 .. items_per_cluster
+    - 1)``; users are ``1 .. n_users + n_cold``.
+    """
+
+    events: pd.DataFrame
+    n_users: int
+    n_clusters: int
+    items_per_cluster: int
+    first_item: int
+    majority_cluster: bool
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        """Every planted item id, cluster by cluster."""
+        return self.first_item + np.arange(self.n_clusters * self.items_per_cluster)
+
+    def cluster_of_user(self, users: np.ndarray) -> np.ndarray:
+        """The taste cluster of each user id."""
+        return _cluster_of(np.asarray(users), self.n_clusters, self.majority_cluster)
+
+    def cluster_of_item(self, items: np.ndarray) -> np.ndarray:
+        """The cluster of each planted item id."""
+        return (np.asarray(items) - self.first_item) // self.items_per_cluster
+
+    def interactions(self) -> Interactions:
+        """The positive events as an ``Interactions`` matrix."""
+        from models.interactions import Interactions
+
+        return Interactions.from_events(self.events)
+
+    def in_cluster_share(self, model: Recommender, k: int = 2) -> float:
+        """Share of each (warm) user's top-k unseen items that belong to the user's cluster."""
+        users = np.arange(1, self.n_users + 1)
+        ids, _ = model.recommend(users, k)
+        return float(np.mean(self.cluster_of_item(ids) == self.cluster_of_user(users)[:, None]))
+
+
+def planted_tastes(
+    n_users: int = 300,
+    *,
+    n_cold: int = 30,
+    n_clusters: int = 6,
+    items_per_cluster: int = 25,
+    plays: int = 16,
+    own_share: float = 0.85,
+    impressions: int = 5,
+    days: float = 100.0,
+    first_item: int = 10_000,
+    majority_cluster: bool = False,
+    seed: int = 0,
+) -> PlantedTastes:
+    """Users who play ``plays`` distinct-draw items each, a share ``own_share`` from their own
+    cluster (the rest anywhere), at random times over ``days``, plus ``impressions`` random
+    impressions (not positives). The ``n_cold`` last users appear only in the last tenth of the
+    period (cold start after a time split). ``majority_cluster`` puts half the users in cluster
+    0, so popularity favours its items; otherwise only a personal model can tell users apart.
+    """
+    rng = np.random.default_rng(seed)
+    n_items = n_clusters * items_per_cluster
+    rows: list[tuple[int, int, str, float]] = []
+    for user in range(1, n_users + n_cold + 1):
+        cluster = int(_cluster_of(np.array(user), n_clusters, majority_cluster))
+        day_from, day_to = (0.9 * days, days) if user > n_users else (0.0, days)
+        own = cluster * items_per_cluster + rng.choice(items_per_cluster, plays, replace=False)
+        stray = rng.integers(0, n_items, size=plays)
+        items = np.where(rng.random(plays) < own_share, own, stray)
+        stamps = np.sort(rng.uniform(day_from, day_to, size=plays))
+        rows += [
+            (user, first_item + int(i), "play", float(d))
+            for i, d in zip(items, stamps, strict=True)
+        ]
+        for d in rng.uniform(day_from, day_to, size=impressions):
+            rows.append((user, first_item + int(rng.integers(0, n_items)), "impression", float(d)))
+    frame = pd.DataFrame(rows, columns=[c.USER_ID, c.VIDEO_ID, c.EVENT_TYPE, "day"])
+    frame[c.EVENT_TIMESTAMP] = PLANTED_START + pd.to_timedelta(frame.pop("day"), unit="D")
+    frame[c.VALUE] = np.nan
+    frame[c.WATCH_SECONDS] = np.nan
+    return PlantedTastes(
+        frame, n_users, n_clusters, items_per_cluster, first_item, majority_cluster
+    )
+
+
+class PlantedFactory(Protocol):
+    """The signature of ``planted_tastes``, for annotating the ``planted`` fixture."""
+
+    def __call__(self, n_users: int = ..., **options: float | int | bool) -> PlantedTastes: ...
+
+
+@pytest.fixture(scope="session")
+def planted() -> PlantedFactory:
+    """The planted-tastes factory (``planted_tastes``), for tests and module fixtures."""
+    return planted_tastes
+
+
+@pytest.fixture(scope="session")
+def model_tastes(planted: PlantedFactory) -> PlantedTastes:
+    """The data set the per-family model tests share: 90 users in 3 clusters of 8 items
+    (cluster 0 holds half the users, so popularity favours it), 5 own-cluster plays each."""
+    return planted(
+        90,
+        n_cold=0,
+        n_clusters=3,
+        items_per_cluster=8,
+        plays=5,
+        own_share=1.0,
+        impressions=0,
+        days=30.0,
+        first_item=1000,
+        majority_cluster=True,
+    )

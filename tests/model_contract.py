@@ -1,6 +1,7 @@
-"""The contract every recommender family must keep, and a small data set with planted tastes.
+"""The contract every recommender family must keep, and edge-case data sets.
 
-Shared by the per-family test files (tests/test_models_<family>.py).
+Shared by the per-family test files (tests/test_models_<family>.py); their planted-tastes data
+is the ``model_tastes`` fixture of tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -15,35 +16,7 @@ import scipy.sparse as sp
 from core import columns as c
 from models.base import Recommender
 from models.interactions import Interactions
-
-START = pd.Timestamp("2024-01-01", tz="UTC")
-CLUSTERS, PER_CLUSTER = 3, 8
-
-
-def clustered(seed: int = 0, n_users: int = 90) -> Interactions:
-    """Users in 3 taste clusters of 8 items (cluster 0 holds half the users, so popularity
-    favours its items); each user plays 5 items of their own cluster."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for user in range(1, n_users + 1):
-        cluster = 0 if user % 2 else 1 + (user // 2) % 2
-        for item in rng.choice(PER_CLUSTER, size=5, replace=False):
-            rows.append((user, 1000 + cluster * PER_CLUSTER + int(item), int(rng.integers(0, 720))))
-    frame = pd.DataFrame(rows, columns=[c.USER_ID, c.VIDEO_ID, "hours"])
-    frame[c.EVENT_TYPE] = "play"
-    frame[c.EVENT_TIMESTAMP] = START + pd.to_timedelta(frame.pop("hours"), unit="h")
-    return Interactions.from_events(frame)
-
-
-def cluster_of_user(users: np.ndarray) -> np.ndarray:
-    return np.where(users % 2 == 1, 0, 1 + (users // 2) % 2)
-
-
-def in_cluster_share(model: Recommender, k: int = 2) -> float:
-    """Share of each user's top-k (unseen) items that belong to the user's own cluster."""
-    users = np.arange(1, 91)
-    ids, _ = model.recommend(users, k)
-    return float(np.mean((ids - 1000) // PER_CLUSTER == cluster_of_user(users)[:, None]))
+from tests.conftest import PLANTED_START as START
 
 
 def one_item() -> Interactions:

@@ -13,11 +13,10 @@ from models.errors import NotFittedError
 from models.faiss_index import ItemIndex
 from models.interactions import Interactions
 from models.popularity import PopularityRecommender
+from tests.conftest import PlantedTastes
 from tests.model_contract import (
     EMPTY,
     check_contract,
-    clustered,
-    in_cluster_share,
     one_item,
 )
 
@@ -25,8 +24,8 @@ CONFIG = BPRConfig(factors=8, iterations=200, learning_rate=0.05, num_threads=1)
 
 
 @pytest.fixture(scope="module")
-def interactions() -> Interactions:
-    return clustered()
+def interactions(model_tastes: PlantedTastes) -> Interactions:
+    return model_tastes.interactions()
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +38,10 @@ def test_contract_and_round_trip(model: BPRRecommender, tmp_path: Path) -> None:
 
 
 def test_learns_the_planted_clusters_better_than_popularity(
-    model: BPRRecommender, interactions: Interactions
+    model_tastes: PlantedTastes, model: BPRRecommender, interactions: Interactions
 ) -> None:
-    popularity = in_cluster_share(PopularityRecommender().fit(interactions))
-    assert in_cluster_share(model) > 0.9 and popularity < 0.7
+    popularity = model_tastes.in_cluster_share(PopularityRecommender().fit(interactions))
+    assert model_tastes.in_cluster_share(model) > 0.9 and popularity < 0.7
 
 
 def test_is_an_indexable_embedding_model(model: BPRRecommender) -> None:

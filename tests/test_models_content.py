@@ -14,16 +14,16 @@ from models.errors import NotFittedError
 from models.interactions import Interactions
 from models.popularity import PopularityRecommender
 from models.side_info import ItemFeatures
+from tests.conftest import PlantedTastes
 from tests.model_contract import (
-    CLUSTERS,
     EMPTY,
-    PER_CLUSTER,
     START,
     check_contract,
-    clustered,
-    in_cluster_share,
     one_item,
 )
+
+#: The shape of the ``model_tastes`` fixture (tests/conftest.py).
+CLUSTERS, PER_CLUSTER = 3, 8
 
 
 def _features(extra: bool = True) -> ItemFeatures:
@@ -37,8 +37,8 @@ def _features(extra: bool = True) -> ItemFeatures:
 
 
 @pytest.fixture(scope="module")
-def interactions() -> Interactions:
-    return clustered()
+def interactions(model_tastes: PlantedTastes) -> Interactions:
+    return model_tastes.interactions()
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +53,11 @@ def test_contract_and_round_trip(model: ContentRecommender, tmp_path: Path) -> N
 
 
 def test_recommends_the_users_genre_including_new_items(
-    model: ContentRecommender, interactions: Interactions
+    model_tastes: PlantedTastes, model: ContentRecommender, interactions: Interactions
 ) -> None:
-    popularity = in_cluster_share(PopularityRecommender().fit(interactions))
+    popularity = model_tastes.in_cluster_share(PopularityRecommender().fit(interactions))
     played_only = ContentRecommender().fit(interactions, item_features=_features(extra=False))
-    assert in_cluster_share(played_only) == 1.0 and popularity < 0.7
+    assert model_tastes.in_cluster_share(played_only) == 1.0 and popularity < 0.7
     ids, scores = model.recommend(np.array([2]), 4)  # cluster 2: 3 unseen old items + 2002
     assert 2002 in ids[0].tolist() and scores[0] == pytest.approx([1.0] * 4)
 

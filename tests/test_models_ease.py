@@ -11,27 +11,28 @@ from models.ease import EASEConfig, EASERecommender
 from models.errors import NotFittedError
 from models.interactions import Interactions
 from models.popularity import PopularityRecommender
+from tests.conftest import PlantedTastes
 from tests.model_contract import (
     EMPTY,
     check_contract,
-    clustered,
-    in_cluster_share,
     one_item,
 )
 
 
 @pytest.fixture(scope="module")
-def interactions() -> Interactions:
-    return clustered()
+def interactions(model_tastes: PlantedTastes) -> Interactions:
+    return model_tastes.interactions()
 
 
 def test_contract_and_round_trip(interactions: Interactions, tmp_path: Path) -> None:
     check_contract(EASERecommender(EASEConfig(l2=5.0)).fit(interactions), tmp_path)
 
 
-def test_learns_the_planted_clusters_better_than_popularity(interactions: Interactions) -> None:
-    ease = in_cluster_share(EASERecommender(EASEConfig(l2=5.0)).fit(interactions))
-    popularity = in_cluster_share(PopularityRecommender().fit(interactions))
+def test_learns_the_planted_clusters_better_than_popularity(
+    model_tastes: PlantedTastes, interactions: Interactions
+) -> None:
+    ease = model_tastes.in_cluster_share(EASERecommender(EASEConfig(l2=5.0)).fit(interactions))
+    popularity = model_tastes.in_cluster_share(PopularityRecommender().fit(interactions))
     assert ease > 0.95 and popularity < 0.7
 
 

@@ -1,4 +1,5 @@
-"""Blending candidate sources: normalisation, provenance, default and tuned weights."""
+"""Blending candidate sources: normalisation, provenance, default weights (tuned weights:
+tests/test_training_tuning.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,9 @@ import pytest
 
 from models.base import PAD_ID, PAD_SCORE
 from models.ensemble import (
-    EnsembleConfig,
     blend,
     default_weights,
     normalise,
-    tune_weights,
-    weight_grid,
 )
 
 # two users; source "a" and "b" lists of depth 3 (user 1's "b" list is padded)
@@ -75,38 +73,6 @@ def test_default_weights_follow_the_seed_design() -> None:
         default_weights({"x": "social"})
 
 
-def test_tuning_finds_the_source_that_knows_the_answer() -> None:
-    rng = np.random.default_rng(0)
-    n = 40
-    truth = rng.integers(0, 1000, size=n)
-    good = np.column_stack([truth, rng.integers(1000, 2000, size=(n, 4))])
-    noise = rng.integers(2000, 3000, size=(n, 5))
-    scores = np.tile(np.arange(5, 0, -1, dtype=np.float32), (n, 1))
-    lists = {"noise": (noise, scores), "good": (good, scores)}
-    blends = {m: blend(lists, {"noise": 0.5, "good": 0.5}, m) for m in ("minmax", "rank")}
-    relevant = [{int(t)} for t in truth]
-    config, value, trials = tune_weights(blends, relevant, k=1, step=0.25)
-    assert value == 1.0
-    chosen = blends[config.normalisation].reweighted(config.weights)
-    assert np.array_equal(chosen.item_ids[:, 0], truth)
-    assert config.weights["good"] > config.weights["noise"]
-    assert len(trials) == 2 * 5  # 5 weightings of two sources per normalisation
-    assert isinstance(config, EnsembleConfig)
-
-
-def test_blend_ndcg_matches_the_metric() -> None:
-    from models.ensemble import blend_ndcg
-    from training.metrics import ndcg_at_k
-
-    out = blend({"a": (A_IDS, A_SCORES), "b": (B_IDS, B_SCORES)}, {"a": 0.3, "b": 0.7})
-    relevant = [{12, 99}, {21}]
-    labels = np.array(
-        [[i in r for i in row] for row, r in zip(out.item_ids, relevant, strict=True)]
-    )
-    value = blend_ndcg(out, labels, np.array([2, 1]), np.array([0.3, 0.7], np.float32), 3)
-    assert value == pytest.approx(ndcg_at_k(out.item_ids, relevant, 3))
-
-
 def test_bad_inputs_are_explained() -> None:
     with pytest.raises(ValueError, match="at least one candidate source"):
         blend({}, {})
@@ -120,10 +86,6 @@ def test_bad_inputs_are_explained() -> None:
     bad[0, 1] = np.inf
     with pytest.raises(ValueError, match="NaN or infinite"):
         blend({"a": (A_IDS, bad)}, {"a": 1.0})
-    with pytest.raises(ValueError, match="no validation user has a relevant item"):
-        tune_weights({"minmax": blend({"a": (A_IDS, A_SCORES)}, {"a": 1.0})}, [set(), set()])
-    with pytest.raises(ValueError, match="grid step"):
-        weight_grid(("a",), 0.0)
 
 
 def test_blend_unions_match_a_per_user_reference() -> None:

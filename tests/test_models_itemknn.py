@@ -13,28 +13,29 @@ from models.errors import NotFittedError
 from models.interactions import Interactions
 from models.itemknn import ItemKNNConfig, ItemKNNRecommender
 from models.popularity import PopularityRecommender
+from tests.conftest import PlantedTastes
 from tests.model_contract import (
     EMPTY,
     START,
     check_contract,
-    clustered,
-    in_cluster_share,
     one_item,
 )
 
 
 @pytest.fixture(scope="module")
-def interactions() -> Interactions:
-    return clustered()
+def interactions(model_tastes: PlantedTastes) -> Interactions:
+    return model_tastes.interactions()
 
 
 @pytest.mark.parametrize("similarity", ["cosine", "bm25", "tfidf"])
-def test_contract_and_learning(similarity: str, interactions: Interactions, tmp_path: Path) -> None:
+def test_contract_and_learning(
+    model_tastes: PlantedTastes, similarity: str, interactions: Interactions, tmp_path: Path
+) -> None:
     model = ItemKNNRecommender(ItemKNNConfig(similarity=similarity, neighbours=10))
     model.fit(interactions)
     check_contract(model, tmp_path)
-    popularity = in_cluster_share(PopularityRecommender().fit(interactions))
-    assert in_cluster_share(model) > 0.95 and popularity < 0.7
+    popularity = model_tastes.in_cluster_share(PopularityRecommender().fit(interactions))
+    assert model_tastes.in_cluster_share(model) > 0.95 and popularity < 0.7
 
 
 def test_neighbourhood_size_prunes_the_similarity(interactions: Interactions) -> None:

@@ -15,17 +15,18 @@ from models.interactions import Interactions
 from models.lightfm_hybrid import LightFMConfig, LightFMRecommender
 from models.popularity import PopularityRecommender
 from models.side_info import ItemFeatures, UserFeatures
+from tests.conftest import PlantedTastes
 from tests.model_contract import (
-    CLUSTERS,
     EMPTY,
-    PER_CLUSTER,
     check_contract,
-    clustered,
-    in_cluster_share,
     one_item,
 )
 
 CONFIG = LightFMConfig(components=8, epochs=30, num_threads=1)
+
+
+#: The shape of the ``model_tastes`` fixture (tests/conftest.py).
+CLUSTERS, PER_CLUSTER = 3, 8
 
 
 def _genres() -> ItemFeatures:
@@ -36,8 +37,8 @@ def _genres() -> ItemFeatures:
 
 
 @pytest.fixture(scope="module")
-def interactions() -> Interactions:
-    return clustered()
+def interactions(model_tastes: PlantedTastes) -> Interactions:
+    return model_tastes.interactions()
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +56,10 @@ def test_contract_and_round_trip(model: LightFMRecommender, tmp_path: Path) -> N
 
 
 def test_learns_the_planted_clusters_better_than_popularity(
-    model: LightFMRecommender, interactions: Interactions
+    model_tastes: PlantedTastes, model: LightFMRecommender, interactions: Interactions
 ) -> None:
-    popularity = in_cluster_share(PopularityRecommender().fit(interactions))
-    assert in_cluster_share(model) > 0.9 and popularity < 0.7
+    popularity = model_tastes.in_cluster_share(PopularityRecommender().fit(interactions))
+    assert model_tastes.in_cluster_share(model) > 0.9 and popularity < 0.7
 
 
 def test_new_items_are_scored_from_their_features(model: LightFMRecommender) -> None:
@@ -72,13 +73,15 @@ def test_new_items_are_scored_from_their_features(model: LightFMRecommender) -> 
         model.vectors_for_items(np.array([2000]), ItemFeatures.from_metadata(other))
 
 
-def test_user_features_and_no_side_features(interactions: Interactions) -> None:
+def test_user_features_and_no_side_features(
+    model_tastes: PlantedTastes, interactions: Interactions
+) -> None:
     items = _genres()
     users = UserFeatures.from_interactions(interactions, items)
     hybrid = LightFMRecommender(CONFIG).fit(interactions, item_features=items, user_features=users)
-    assert in_cluster_share(hybrid) > 0.9
+    assert model_tastes.in_cluster_share(hybrid) > 0.9
     pure = LightFMRecommender(CONFIG).fit(interactions)
-    assert isinstance(pure, EmbeddingModel) and in_cluster_share(pure) > 0.9
+    assert isinstance(pure, EmbeddingModel) and model_tastes.in_cluster_share(pure) > 0.9
 
 
 def test_single_threaded_fits_are_reproducible(interactions: Interactions) -> None:

@@ -21,23 +21,26 @@ from models.popularity import PopularityRecommender
 from models.postprocess import PostProcessConfig
 from models.ranker import NeuralRanker, RankerConfig, feature_names
 from models.side_info import ItemFeatures
+from tests.conftest import planted_tastes
 
 ALS = ALSConfig(factors=8, iterations=8, regularization=0.05, alpha=10.0)
+SOURCES = {"als": ALS}
 N_ITEMS = 20
 
 
 def _interactions(n_items: int = N_ITEMS, seed: int = 0) -> Interactions:
-    """50 users in two taste halves of the catalogue, 4 plays each."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for user in range(1, 51):
-        half = user % 2
-        for item in rng.choice(n_items // 2, size=4, replace=False):
-            rows.append((user, 100 + half * (n_items // 2) + int(item)))
-    frame = pd.DataFrame(rows, columns=[c.USER_ID, c.VIDEO_ID])
-    frame[c.EVENT_TYPE] = "play"
-    frame[c.EVENT_TIMESTAMP] = pd.Timestamp("2024-01-01", tz="UTC")
-    return Interactions.from_events(frame)
+    """50 users in two taste halves of the catalogue (items 100..), 4 plays each."""
+    return planted_tastes(
+        50,
+        n_cold=0,
+        n_clusters=2,
+        items_per_cluster=n_items // 2,
+        plays=4,
+        own_share=1.0,
+        impressions=0,
+        first_item=100,
+        seed=seed,
+    ).interactions()
 
 
 def _features() -> ItemFeatures:
@@ -56,35 +59,67 @@ def _features() -> ItemFeatures:
 
 @pytest.fixture(scope="module")
 def pipeline() -> RecommendationPipeline:
-    return RecommendationPipeline.fit(_interactions(), als=ALS)
+    return RecommendationPipeline.fit(_interactions(), source_configs=SOURCES)
 
 
 def test_default_pipeline_blends_als_and_popularity(pipeline: RecommendationPipeline) -> None:
     assert pipeline.config.sources == ("als", "popularity")
     assert pipeline.weights == pytest.approx({"als": 0.5 / 0.7, "popularity": 0.2 / 0.7})
-    users = np.array([1, 2, 3])
+    users = np.arange(1, 51)
     ids, scores = pipeline.recommend(users, 5)
     assert pipeline.personalized(users).all()
     assert np.all(np.diff(scores, axis=1) <= 0)
-    # the blend's first picks are in each user's own half of the catalogue
+    # the blend's first picks are mostly in each user's own half of the catalogue (measured
+    # over every user: 4 plays each is a weak signal, a handful of users is noise)
     halves = (ids[:, :2] - 100) // (N_ITEMS // 2)
-    assert np.mean(halves == (users % 2)[:, None]) > 0.8
+    assert np.mean(halves == (users % 2)[:, None]) > 0.7
 
 
 def test_als_alone_matches_the_model_through_the_index() -> None:
     from models.ensemble import EnsembleConfig
 
     config = PipelineConfig(ensemble=EnsembleConfig(weights={"als": 1.0}, normalisation="rank"))
-    pipe = RecommendationPipeline.fit(_interactions(), als=ALS, config=config)
+    pipe = RecommendationPipeline.fit(_interactions(), source_configs=SOURCES, config=config)
     users = np.array([1, 2, 3])
-    expected, _ = pipe.als.recommend(users, 5, exclude_seen=True)
+    expected, _ = pipe.sources["als"].recommend(users, 5, exclude_seen=True)
     assert np.array_equal(pipe.recommend(users, 5)[0], expected)
+
+
+def test_any_embedding_source_can_back_the_index(tmp_path: Path) -> None:
+    from models.bpr import BPRConfig
+    from models.ensemble import EnsembleConfig
+
+    bpr = {"bpr": BPRConfig(factors=8, iterations=20, num_threads=1)}
+    config = PipelineConfig(
+        sources=("bpr", "popularity"),
+        index_source="bpr",
+        ensemble=EnsembleConfig(weights={"bpr": 1.0}, normalisation="rank"),
+    )
+    pipe = RecommendationPipeline.fit(_interactions(), config=config, source_configs=bpr)
+    assert pipe.index is not None and pipe.index.dim == 9  # 8 factors and the item bias
+    users = np.array([1, 2, 3])
+    expected, _ = pipe.sources["bpr"].recommend(users, 5, exclude_seen=True)
+    assert np.array_equal(pipe.retrieve(users, 5)["bpr"][0], expected)
+    loaded = RecommendationPipeline.load(pipe.save(tmp_path / "p"))
+    assert loaded.index is not None and loaded.index.digest == pipe.index.digest
+    # by default: ALS when configured, else the first embedding source, else no index
+    assert PipelineConfig(sources=("popularity", "bpr", "als")).indexed_source == "als"
+    assert PipelineConfig(sources=("popularity", "lightfm", "bpr")).indexed_source == "lightfm"
+    assert PipelineConfig(sources=("popularity", "itemknn")).indexed_source is None
+    plain = PipelineConfig(sources=("itemknn", "popularity"))
+    assert RecommendationPipeline.fit(_interactions(), config=plain).index is None
+    with pytest.raises(ValueError, match="'popularity' has no user and item vectors"):
+        RecommendationPipeline.fit(
+            _interactions(),
+            config=config.model_copy(update={"index_source": "popularity"}),
+            source_configs=bpr,
+        )
 
 
 def test_cold_start_users_get_popularity(pipeline: RecommendationPipeline) -> None:
     ids, _ = pipeline.recommend(np.array([1, 9_999]), 4)
     assert not pipeline.personalized(np.array([9_999]))[0]
-    assert ids[1].tolist() == pipeline.popularity.top_items(4)[0].tolist()
+    assert ids[1].tolist() == pipeline.sources["popularity"].top_items(4)[0].tolist()
     assert not np.array_equal(ids[0], ids[1])
 
 
@@ -142,7 +177,7 @@ def test_explanations_name_the_source_and_a_watched_anchor(
 def _with_features(**post: object) -> RecommendationPipeline:
     config = PipelineConfig(postprocess=PostProcessConfig(**post))  # type: ignore[arg-type]
     return RecommendationPipeline.fit(
-        _interactions(), als=ALS, config=config, item_features=_features()
+        _interactions(), source_configs=SOURCES, config=config, item_features=_features()
     )
 
 
@@ -150,7 +185,7 @@ def test_cold_start_with_chosen_genres_and_language_filter() -> None:
     pipe = _with_features()
     ids, _ = pipe.recommend(np.array([9_999, 9_998]), 5, genres=[{"drama"}, set()])
     assert np.all(ids[0] >= 110)  # chosen genre first
-    pop = pipe.popularity
+    pop = pipe.sources["popularity"]
     got = pop.scores[pop.interactions.item_index(ids[1])]
     assert got.tolist() == pop.top_items(5)[1].tolist()  # equal up to ties
     french = _with_features(languages=("fr",))
@@ -185,7 +220,11 @@ def _ranked_pipeline() -> RecommendationPipeline:
         features, labels, valid, feature_names(base.config.sources)
     )
     return RecommendationPipeline.fit(
-        _interactions(), als=ALS, config=base.config, item_features=_features(), ranker=ranker
+        _interactions(),
+        source_configs=SOURCES,
+        config=base.config,
+        item_features=_features(),
+        ranker=ranker,
     )
 
 
@@ -195,7 +234,7 @@ def test_ranker_reorders_and_round_trips(tmp_path: Path) -> None:
     users = np.array([1, 4, 17, 9_999])
     ids, _ = ranked.recommend(users, 3)
     assert not np.array_equal(ids, plain.recommend(users, 3)[0])
-    pop = ranked.popularity
+    pop = ranked.sources["popularity"]
     top_pop = pop.scores[pop.interactions.item_index(ids[:, 0])]
     assert np.median(top_pop) <= np.median(pop.scores)
     loaded = RecommendationPipeline.load(ranked.save(tmp_path / "p"))
@@ -219,7 +258,7 @@ def test_ranker_for_other_sources_is_refused() -> None:
     ranked = _ranked_pipeline()
     with pytest.raises(ValueError, match="the ranker was trained on features"):
         RecommendationPipeline(
-            {"popularity": ranked.popularity},
+            {"popularity": ranked.sources["popularity"]},
             ranker=ranked.ranker,
             context=ranked.context,
         )
@@ -247,7 +286,7 @@ def test_load_refuses_an_index_from_another_model(
         RecommendationPipeline.load(tmp_path / "p")
     with pytest.raises(VocabularyMismatchError, match="does not match the model's"):
         RecommendationPipeline(
-            {"als": other, "popularity": pipeline.popularity}, index=pipeline.index
+            {"als": other, "popularity": pipeline.sources["popularity"]}, index=pipeline.index
         )
 
 
@@ -271,7 +310,7 @@ def test_new_video_gets_content_neighbours_and_content_joins_the_blend() -> None
     features = ItemFeatures.from_metadata(meta)
     config = PipelineConfig(sources=("als", "content", "popularity"))
     pipe = RecommendationPipeline.fit(
-        _interactions(), als=ALS, config=config, item_features=features
+        _interactions(), source_configs=SOURCES, config=config, item_features=features
     )
     assert pipe.weights == pytest.approx({"als": 0.5, "content": 0.3, "popularity": 0.2})
     # video 500 has no interactions yet: its neighbours come from its metadata
@@ -301,7 +340,7 @@ def test_shallow_candidate_lists_still_fill_k_around_filters() -> None:
     from models.ensemble import EnsembleConfig
 
     config = PipelineConfig(ensemble=EnsembleConfig(depth=3))
-    shallow = RecommendationPipeline.fit(_interactions(), als=ALS, config=config)
+    shallow = RecommendationPipeline.fit(_interactions(), source_configs=SOURCES, config=config)
     users = np.array([1, 2])
     top, _ = shallow.recommend(users, 3)
     assert (top >= 0).all()

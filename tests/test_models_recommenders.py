@@ -14,23 +14,10 @@ from models.base import Recommender
 from models.errors import ModelFormatError, NotFittedError
 from models.interactions import Interactions
 from models.popularity import PopularityConfig, PopularityRecommender
+from tests.conftest import PlantedFactory
 
 START = pd.Timestamp("2024-01-01", tz="UTC")
 N_ITEMS = 24
-
-
-def _interactions(seed: int = 0, n_users: int = 60) -> Interactions:
-    """Users in 3 taste clusters of 8 items each; each user plays 5 items of their cluster."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for user in range(1, n_users + 1):
-        cluster = user % 3
-        for item in rng.choice(8, size=5, replace=False):
-            rows.append((user, 1000 + cluster * 8 + int(item), int(rng.integers(0, 30 * 24))))
-    frame = pd.DataFrame(rows, columns=[c.USER_ID, c.VIDEO_ID, "hours"])
-    frame[c.EVENT_TYPE] = "play"
-    frame[c.EVENT_TIMESTAMP] = START + pd.to_timedelta(frame.pop("hours"), unit="h")
-    return Interactions.from_events(frame)
 
 
 def _make(kind: str) -> Recommender:
@@ -43,8 +30,19 @@ KINDS = ["popularity", "als"]
 
 
 @pytest.fixture(scope="module")
-def interactions() -> Interactions:
-    return _interactions()
+def interactions(planted: PlantedFactory) -> Interactions:
+    """60 users in 3 taste clusters of 8 items (user % 3); each plays 5 items of their own."""
+    return planted(
+        60,
+        n_cold=0,
+        n_clusters=3,
+        items_per_cluster=8,
+        plays=5,
+        own_share=1.0,
+        impressions=0,
+        days=30.0,
+        first_item=1000,
+    ).interactions()
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -93,8 +91,8 @@ def test_non_positive_k_is_refused(fitted: Recommender, k: int) -> None:
         fitted.similar_items(np.array([1000]), k)
 
 
-def test_unknown_users() -> None:
-    inter = _interactions()
+def test_unknown_users(interactions: Interactions) -> None:
+    inter = interactions
     pop_ids, _ = PopularityRecommender().fit(inter).recommend(np.array([99_999]), 3)
     assert np.all(pop_ids >= 0)  # popularity serves everyone
     als_ids, als_scores = _make("als").fit(inter).recommend(np.array([99_999, 1]), 3)
@@ -116,8 +114,9 @@ def test_als_learns_the_planted_clusters(interactions: Interactions) -> None:
     ids, _ = model.recommend(users, 2)  # each user has 3 unseen items of their own cluster
     clusters = (ids - 1000) // 8
     assert np.mean(clusters == (users % 3)[:, None]) > 0.95
-    similar, _ = model.similar_items(np.array([1000]), 2)
-    assert np.all(similar < 1008)
+    items = interactions.item_ids
+    similar, _ = model.similar_items(items, 2)  # mostly neighbours of the item's own cluster
+    assert np.mean((similar - 1000) // 8 == ((items - 1000) // 8)[:, None]) > 0.8
 
 
 def test_als_is_deterministic(interactions: Interactions) -> None:

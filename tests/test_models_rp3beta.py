@@ -13,19 +13,18 @@ from models.errors import ModelFormatError, NotFittedError
 from models.interactions import Interactions
 from models.popularity import PopularityRecommender
 from models.rp3beta import RP3betaConfig, RP3betaRecommender
+from tests.conftest import PlantedTastes
 from tests.model_contract import (
     EMPTY,
     START,
     check_contract,
-    clustered,
-    in_cluster_share,
     one_item,
 )
 
 
 @pytest.fixture(scope="module")
-def interactions() -> Interactions:
-    return clustered()
+def interactions(model_tastes: PlantedTastes) -> Interactions:
+    return model_tastes.interactions()
 
 
 def _tiny() -> Interactions:
@@ -45,9 +44,11 @@ def test_contract_and_round_trip(interactions: Interactions, tmp_path: Path) -> 
     check_contract(RP3betaRecommender(RP3betaConfig(neighbours=10)).fit(interactions), tmp_path)
 
 
-def test_learns_the_planted_clusters_better_than_popularity(interactions: Interactions) -> None:
-    rp3 = in_cluster_share(RP3betaRecommender().fit(interactions))
-    popularity = in_cluster_share(PopularityRecommender().fit(interactions))
+def test_learns_the_planted_clusters_better_than_popularity(
+    model_tastes: PlantedTastes, interactions: Interactions
+) -> None:
+    rp3 = model_tastes.in_cluster_share(RP3betaRecommender().fit(interactions))
+    popularity = model_tastes.in_cluster_share(PopularityRecommender().fit(interactions))
     assert rp3 > 0.95 and popularity < 0.7
 
 

@@ -13,18 +13,18 @@ from models.errors import NotFittedError
 from models.interactions import Interactions
 from models.popularity import PopularityRecommender
 from models.trending import TrendingConfig, TrendingRecommender
+from tests.conftest import PlantedTastes
 from tests.model_contract import (
     EMPTY,
     START,
     check_contract,
-    clustered,
     one_item,
 )
 
 
 @pytest.fixture(scope="module")
-def interactions() -> Interactions:
-    return clustered()
+def interactions(model_tastes: PlantedTastes) -> Interactions:
+    return model_tastes.interactions()
 
 
 def _timed(rows: list[tuple[int, int, float]]) -> Interactions:

@@ -20,14 +20,15 @@ from core import columns as c
 from core.errors import DatasetError, NotFoundError
 from core.eventlog import write_events
 from models.als import ALSConfig
-from models.ranker import RankerConfig
-from models.registry import (
+from models.mlflow_registry import (
     CHALLENGER,
     CHAMPION,
     DEFAULT_MODEL_NAME,
     load_pipeline,
     tracking_uri_scope,
 )
+from models.ranker import RankerConfig
+from tests.conftest import PlantedFactory, PlantedTastes
 from training.train import (
     PIPELINE,
     Evaluation,
@@ -41,49 +42,16 @@ from training.train import (
     run_training,
 )
 
-START = pd.Timestamp("2024-01-01", tz="UTC")
-N_CLUSTERS = 6
-ITEMS_PER_CLUSTER = 25
 ALS = ALSConfig(factors=16, iterations=10, alpha=5.0, regularization=0.1)
-
-
-def planted_cluster_events(
-    n_users: int = 300, n_cold: int = 30, plays: int = 16, seed: int = 0
-) -> pd.DataFrame:
-    """An event log where each user mostly plays items of one taste cluster.
-
-    Popularity is nearly flat across clusters, so only a personal model can tell users apart.
-    ``n_cold`` extra users appear only in the last 10 days (cold start after a time split).
-    Impressions of random items are mixed in and must not count as positives.
-    """
-    rng = np.random.default_rng(seed)
-    rows: list[tuple[int, int, str, float]] = []
-    for user in range(1, n_users + n_cold + 1):
-        cluster = user % N_CLUSTERS
-        cold = user > n_users
-        day_from, day_to = (90.0, 100.0) if cold else (0.0, 100.0)
-        own = cluster * ITEMS_PER_CLUSTER + rng.choice(ITEMS_PER_CLUSTER, plays, replace=False)
-        stray = rng.integers(0, N_CLUSTERS * ITEMS_PER_CLUSTER, size=plays)
-        items = np.where(rng.random(plays) < 0.85, own, stray)
-        days = np.sort(rng.uniform(day_from, day_to, size=plays))
-        rows += [
-            (user, 10_000 + int(i), "play", float(d)) for i, d in zip(items, days, strict=True)
-        ]
-        for d in rng.uniform(day_from, day_to, size=5):
-            rows.append((user, 10_000 + int(rng.integers(0, 150)), "impression", float(d)))
-    frame = pd.DataFrame(rows, columns=[c.USER_ID, c.VIDEO_ID, c.EVENT_TYPE, "day"])
-    frame[c.EVENT_TIMESTAMP] = START + pd.to_timedelta(frame.pop("day"), unit="D")
-    frame[c.VALUE] = np.nan
-    frame[c.WATCH_SECONDS] = np.nan
-    return frame
 
 
 class Store:
     """A temporary MLflow store and the first training run logged into it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, tastes: PlantedTastes) -> None:
         self.root = root
-        self.events = write_events(planted_cluster_events(), root / "events" / "events.parquet")
+        self.tastes = tastes
+        self.events = write_events(tastes.events, root / "events" / "events.parquet")
         self.uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
         self.artifacts = root / "mlflow" / "artifacts"
         self.cwd = root / "cwd"
@@ -103,9 +71,10 @@ class Store:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """The store, with a first run trained from an empty working directory."""
-    s = Store(tmp_path_factory.mktemp("train"))
+def store(tmp_path_factory: pytest.TempPathFactory, planted: PlantedFactory) -> Iterator[Store]:
+    """The store, with a first run trained from an empty working directory, on 300 users in 6
+    taste clusters of 25 items (plus 30 cold-start users)."""
+    s = Store(tmp_path_factory.mktemp("train"), planted())
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(s.cwd)
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -198,8 +167,8 @@ def test_first_version_is_champion_and_loads(store: Store) -> None:
     # the served pipeline was refitted on all events: it knows the cold-start users
     assert pipeline.personalized(np.array([330])).all()
     # personal recommendations come mostly from the user's own cluster
-    clusters = (ids[:3] - 10_000) // ITEMS_PER_CLUSTER
-    assert np.mean(clusters == (users[:3] % N_CLUSTERS)[:, None]) > 0.8
+    clusters = store.tastes.cluster_of_item(ids[:3])
+    assert np.mean(clusters == store.tastes.cluster_of_user(users[:3])[:, None]) > 0.8
 
 
 @pytest.mark.slow
@@ -212,7 +181,7 @@ def test_a_worse_model_becomes_challenger(store: Store) -> None:
     client = mlflow.MlflowClient(tracking_uri=store.uri, registry_uri=store.uri)
     assert int(client.get_model_version_by_alias(DEFAULT_MODEL_NAME, CHAMPION).version) == 1
     challenger = load_pipeline(alias=CHALLENGER, tracking_uri=store.uri)
-    assert challenger.als.config == weak
+    assert challenger.sources["als"].config == weak
 
 
 def test_registration_can_be_turned_off(store: Store) -> None:

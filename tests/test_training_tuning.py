@@ -9,16 +9,28 @@ import pytest
 from core import columns as c
 from core.errors import DatasetError
 from models.als import ALSConfig
+from models.ensemble import EnsembleConfig, blend
 from models.popularity import PopularityConfig
 from models.ranker import RankerConfig
-from tests.test_training_train import planted_cluster_events
-from training.tuning import GATE_Z, default_grids, fit_tuned_pipeline, gain_check
+from tests.conftest import PlantedFactory
+from tests.test_models_ensemble import A_IDS, A_SCORES, B_IDS, B_SCORES
+from training.metrics import ndcg_at_k
+from training.tuning import (
+    GATE_Z,
+    blend_ndcg,
+    default_grids,
+    fit_tuned_pipeline,
+    gain_check,
+    tune_weights,
+    weight_grid,
+)
 
 FAST_RANKER = RankerConfig(epochs=5)
 
 
-def test_tuning_picks_weights_and_configs_on_validation() -> None:
-    train = planted_cluster_events(n_users=120, n_cold=0)
+@pytest.mark.slow
+def test_tuning_picks_weights_and_configs_on_validation(planted: PlantedFactory) -> None:
+    train = planted(120, n_cold=0).events
     grids = {"popularity": [PopularityConfig(), PopularityConfig(half_life_days=7.0)]}
     pipeline, report = fit_tuned_pipeline(
         train,
@@ -62,8 +74,8 @@ def test_a_split_too_small_for_the_ranker_leaves_it_off() -> None:
     assert "nothing to learn" in report.model_choices["ranker_check"]["skipped"]
 
 
-def test_bad_tuning_inputs_are_explained() -> None:
-    train = planted_cluster_events(n_users=30, n_cold=0)
+def test_bad_tuning_inputs_are_explained(planted: PlantedFactory) -> None:
+    train = planted(30, n_cold=0).events
     with pytest.raises(ValueError, match="unknown model 'wals'"):
         fit_tuned_pipeline(train, "temporal", ["wals"])
     impressions = train.assign(**{c.EVENT_TYPE: "impression"})
@@ -84,3 +96,39 @@ def test_gain_check_needs_a_gain_beyond_the_noise() -> None:
     assert not noisy["passed"] and not gain_check(miss, miss, relevant, k=1)["passed"]
     with pytest.raises(ValueError, match="no validation user has a relevant item"):
         gain_check(hit, miss, [set(), set(), set(), set()], k=1)
+
+
+def test_tuning_finds_the_source_that_knows_the_answer() -> None:
+    rng = np.random.default_rng(0)
+    n = 40
+    truth = rng.integers(0, 1000, size=n)
+    good = np.column_stack([truth, rng.integers(1000, 2000, size=(n, 4))])
+    noise = rng.integers(2000, 3000, size=(n, 5))
+    scores = np.tile(np.arange(5, 0, -1, dtype=np.float32), (n, 1))
+    lists = {"noise": (noise, scores), "good": (good, scores)}
+    blends = {m: blend(lists, {"noise": 0.5, "good": 0.5}, m) for m in ("minmax", "rank")}
+    relevant = [{int(t)} for t in truth]
+    config, value, trials = tune_weights(blends, relevant, k=1, step=0.25)
+    assert value == 1.0
+    chosen = blends[config.normalisation].reweighted(config.weights)
+    assert np.array_equal(chosen.item_ids[:, 0], truth)
+    assert config.weights["good"] > config.weights["noise"]
+    assert len(trials) == 2 * 5  # 5 weightings of two sources per normalisation
+    assert isinstance(config, EnsembleConfig)
+
+
+def test_blend_ndcg_matches_the_metric() -> None:
+    out = blend({"a": (A_IDS, A_SCORES), "b": (B_IDS, B_SCORES)}, {"a": 0.3, "b": 0.7})
+    relevant = [{12, 99}, {21}]
+    labels = np.array(
+        [[i in r for i in row] for row, r in zip(out.item_ids, relevant, strict=True)]
+    )
+    value = blend_ndcg(out, labels, np.array([2, 1]), np.array([0.3, 0.7], np.float32), 3)
+    assert value == pytest.approx(ndcg_at_k(out.item_ids, relevant, 3))
+
+
+def test_bad_weight_tuning_inputs_are_explained() -> None:
+    with pytest.raises(ValueError, match="no validation user has a relevant item"):
+        tune_weights({"minmax": blend({"a": (A_IDS, A_SCORES)}, {"a": 1.0})}, [set(), set()])
+    with pytest.raises(ValueError, match="grid step"):
+        weight_grid(("a",), 0.0)

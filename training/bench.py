@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from core.eventlog import read_events
+from models.families import FAMILIES, fit_source, make_source
 from models.interactions import Interactions
-from models.pipeline import FAMILIES, fit_source, make_source
 from models.side_info import ItemFeatures
-from training.catalogue import load_item_metadata
 from training.evaluate import build_holdout
+from training.item_metadata import load_item_metadata
 from training.metrics import catalogue_coverage, evaluate_ranking
 from training.splits import split
 from training.tuning import default_grids, fit_tuned_pipeline
@@ -99,7 +99,7 @@ def bench_protocol(
             sources = list(PIPELINE_SOURCES)
             if features is None:
                 sources = [s for s in sources if s != "content"]
-            model, tuning = fit_tuned_pipeline(
+            pipeline, tuning = fit_tuned_pipeline(
                 train,
                 protocol,
                 sources,
@@ -111,7 +111,7 @@ def bench_protocol(
             if progress:
                 tqdm.write(f"{protocol} tuning: {tuning}")
             fitted = time.perf_counter()
-            ids, _ = model.recommend(users, K)
+            ids, _ = pipeline.recommend(users, K)
         else:
             model = fit_source(make_source(name), train_i, features)
             fitted = time.perf_counter()

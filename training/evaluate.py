@@ -107,5 +107,5 @@ def evaluate_at(
         out[f"popularity_bias_at_{k}"] = popularity_bias(ids, item_ids, counts, k)
         if genre_vectors is not None:
             vec_ids, vectors = genre_vectors
-            out[f"diversity_at_{k}"] = intra_list_diversity(ids, vec_ids, vectors, k)  # type: ignore[arg-type]
+            out[f"diversity_at_{k}"] = intra_list_diversity(ids, vec_ids, vectors, k)
     return out

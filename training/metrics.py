@@ -9,8 +9,12 @@ the mean over users that have at least one relevant item (the others cannot be s
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import scipy.sparse
 
 Relevant = Sequence[Collection[int]]
 
@@ -63,12 +67,17 @@ def hit_rate_per_user(recommended: np.ndarray, relevant: Relevant, k: int) -> np
 
 def ndcg_per_user(recommended: np.ndarray, relevant: Relevant, k: int) -> np.ndarray:
     """DCG of the first k (gain ``1 / log2(rank + 1)``) over the DCG of an ideal ranking."""
-    sizes = _sizes(relevant)
+    return ndcg_from_hits(hits(recommended, relevant, k), _sizes(relevant), k)
+
+
+def ndcg_from_hits(found: np.ndarray, sizes: np.ndarray, k: int) -> np.ndarray:
+    """``ndcg_per_user`` from bool ``found`` ``(n_users, <= k)`` (whether each rank holds a
+    relevant item) and each user's number of relevant items ``sizes``; NaN where that is 0."""
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = (hits(recommended, relevant, k) * discounts).sum(axis=1)
+    dcg = (found * discounts[: found.shape[1]]).sum(axis=1)
     ideal_len = np.minimum(sizes, k).astype(int)
     idcg = np.concatenate([[0.0], np.cumsum(discounts)])[ideal_len]
-    return _per_user(dcg / np.maximum(idcg, 1e-12), sizes)
+    return _per_user(dcg / np.maximum(idcg, 1e-12), np.asarray(sizes, dtype=np.float64))
 
 
 def map_per_user(recommended: np.ndarray, relevant: Relevant, k: int) -> np.ndarray:
@@ -209,7 +218,10 @@ def popularity_bias(
 
 
 def intra_list_diversity(
-    recommended: np.ndarray, item_ids: np.ndarray, item_vectors: np.ndarray, k: int
+    recommended: np.ndarray,
+    item_ids: np.ndarray,
+    item_vectors: np.ndarray | scipy.sparse.sparray | scipy.sparse.spmatrix,
+    k: int,
 ) -> float:
     """Mean over users of the mean pairwise cosine distance ``1 - cos`` of their first k items.
 
@@ -220,7 +232,10 @@ def intra_list_diversity(
     import scipy.sparse as sp
 
     item_ids = np.asarray(item_ids, dtype=np.int64)
-    vectors = item_vectors.toarray() if sp.issparse(item_vectors) else np.asarray(item_vectors)
+    if isinstance(item_vectors, np.ndarray) or not sp.issparse(item_vectors):
+        vectors = np.asarray(item_vectors)
+    else:
+        vectors = item_vectors.toarray()
     vectors = vectors.astype(np.float64)
     if vectors.ndim != 2 or vectors.shape[0] != item_ids.size:
         raise ValueError(f"{item_ids.size} item ids but item vectors of shape {vectors.shape}")

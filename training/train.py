@@ -49,17 +49,18 @@ from training.splits import temporal_split
 # The models API (and training.tuning, which wraps the ensemble and the ranker): called only
 # from the "models API" section at the end of this file; the types are used throughout.
 from models.config import ModelConfig
+from models.families import fit_source, make_source
 from models.interactions import Interactions, Weighting
-from models.pipeline import RecommendationPipeline, fit_source, make_source
-from models.postprocess import genre_vectors
-from models.ranker import RankerConfig
-from models.registry import (
+from models.mlflow_registry import (
     DEFAULT_MODEL_NAME,
     RegisteredVersion,
     log_pipeline,
     register_pipeline,
     tracking_uri_scope,
 )
+from models.pipeline import RecommendationPipeline
+from models.postprocess import genre_vectors
+from models.ranker import RankerConfig
 from models.side_info import ItemFeatures
 from training.tuning import TuningReport, default_grids, fit_tuned_pipeline
 
@@ -468,7 +469,7 @@ def item_features_from(
         return None
     import pandas as pd
 
-    from training.catalogue import load_item_metadata
+    from training.item_metadata import load_item_metadata
 
     metadata = load_item_metadata(database_url)
     if metadata.empty:

@@ -9,14 +9,15 @@ refits the sources on the whole training split with what was chosen.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.errors import DatasetError
-from models.base import PAD_ID
+from models.base import PAD_ID, top_k
 from models.config import ModelConfig
 from models.ensemble import (
     NORMALISATIONS,
@@ -24,14 +25,15 @@ from models.ensemble import (
     EnsembleConfig,
     blend,
     default_weights,
-    tune_weights,
+    weight_vector,
 )
+from models.families import family, fit_source, make_source
 from models.interactions import Interactions, Weighting
-from models.pipeline import PipelineConfig, RecommendationPipeline, family, fit_source, make_source
+from models.pipeline import PipelineConfig, RecommendationPipeline
 from models.ranker import FeatureContext, NeuralRanker, RankerConfig, feature_names
 from models.side_info import ItemFeatures
 from training.evaluate import Holdout, build_holdout
-from training.metrics import ndcg_at_k, ndcg_per_user
+from training.metrics import ndcg_at_k, ndcg_from_hits, ndcg_per_user
 from training.splits import validation_split
 
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ TUNE_K = 10
 GATE_Z = 1.645
 
 
-def default_grids() -> dict[str, list[ModelConfig]]:
+def default_grids() -> dict[str, Sequence[ModelConfig]]:
     """Small validation grids for the sources that are cheap to refit: trending's window and
     half-life (what is "trending" differs between a random and a temporal split), item-KNN's
     neighbourhood size and RP3beta's popularity penalty."""
@@ -124,6 +126,87 @@ def tune_model(
     if best is None:
         raise ValueError(f"an empty grid for {name}: give at least one config")
     return best[1], scores
+
+
+def weight_grid(names: tuple[str, ...], step: float) -> list[dict[str, float]]:
+    """Every weighting of ``names`` on the simplex with the given step (weights sum to 1)."""
+    if not 0 < step <= 1:
+        raise ValueError(f"the grid step must be in (0, 1], not {step}")
+    units = round(1 / step)
+    grid = []
+    for combo in itertools.product(range(units + 1), repeat=len(names) - 1):
+        if sum(combo) <= units:
+            last = units - sum(combo)
+            grid.append({n: v / units for n, v in zip(names, (*combo, last), strict=True)})
+    return grid
+
+
+def blend_ndcg(
+    candidates: Blend, labels: np.ndarray, n_relevant: np.ndarray, weights: np.ndarray, k: int
+) -> float:
+    """Mean NDCG@k of the blend re-weighted by ``weights``, from candidate ``labels``.
+
+    ``labels``: bool ``(n, width)`` whether each candidate is relevant; ``n_relevant``: the
+    size of each user's whole relevant set (relevant items outside the candidates still count
+    in the ideal DCG). The labels are looked up once per blend, not once per weighting.
+    """
+    valid = candidates.item_ids != PAD_ID
+    scores = np.where(valid, candidates.source_scores @ weights, -np.inf)
+    if min(k, scores.shape[1]) == 0:
+        return 0.0
+    columns, _ = top_k(scores, k, np.arange(scores.shape[1]))
+    taken = columns[:, : min(k, scores.shape[1])]
+    found = np.take_along_axis(labels & valid, np.maximum(taken, 0), axis=1) & (taken != PAD_ID)
+    return float(np.mean(ndcg_from_hits(found, n_relevant, k)))
+
+
+def tune_weights(
+    blends: Mapping[str, Blend],
+    relevant: Sequence[Collection[int]],
+    k: int = 10,
+    step: float = 0.1,
+) -> tuple[EnsembleConfig, float, list[dict[str, object]]]:
+    """The normalisation and weights whose blend has the best NDCG@k against ``relevant``.
+
+    ``blends`` holds one blend of the same validation users per normalisation, ``relevant``
+    each user's validation items (users without any are skipped). Returns the best config
+    (depth left at its default), its NDCG@k and every trial.
+    """
+    best: tuple[float, EnsembleConfig] | None = None
+    trials: list[dict[str, object]] = []
+    sizes = np.array([len(set(r)) for r in relevant])
+    rows = np.flatnonzero(sizes > 0)
+    if rows.size == 0:
+        raise ValueError("no validation user has a relevant item: nothing to tune on")
+    for method, base in blends.items():
+        if base.item_ids.shape[0] != len(relevant):
+            raise ValueError(
+                f"the {method} blend has {base.item_ids.shape[0]} users, relevant has "
+                f"{len(relevant)}"
+            )
+        labels = np.zeros(base.item_ids.shape, dtype=bool)
+        for i in map(int, rows):
+            items = np.fromiter(set(relevant[i]), dtype=np.int64)
+            labels[i] = np.isin(base.item_ids[i], items)
+        sub = Blend(
+            base.names,
+            base.item_ids[rows],
+            base.scores[rows],
+            base.source_scores[rows],
+            base.source_ranks[rows],
+            base.raw_scores[rows],
+        )
+        for weights in weight_grid(base.names, step):
+            if not any(weights.values()):
+                continue
+            w = weight_vector(base.names, weights)
+            value = blend_ndcg(sub, labels[rows], sizes[rows], w, k)
+            trials.append({"normalisation": method, "weights": weights, "ndcg": value})
+            if best is None or value > best[0]:
+                best = (value, EnsembleConfig(weights=weights, normalisation=method))
+    if best is None:
+        raise ValueError("no blend to tune: give at least one normalisation's blend")
+    return best[1], best[0], trials
 
 
 def _labels(ids: np.ndarray, relevant: Sequence[set[int]]) -> np.ndarray:

@@ -14,6 +14,7 @@ import mlflow
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from core import columns as c
 from core.errors import NotFoundError
@@ -50,14 +51,15 @@ def tracking_uri_scope(uri: str) -> Iterator[None]:
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(previous_uri)
+        # None is MLflow's own "not set" state, which the stub's str | Path does not admit
+        mlflow.set_tracking_uri(previous_uri)  # type: ignore[arg-type]
         if previous_env is None:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
             os.environ["MLFLOW_TRACKING_URI"] = previous_env
 
 
-class PipelineModel(mlflow.pyfunc.PythonModel):
+class PipelineModel(PythonModel):
     """pyfunc wrapper: a frame of ``user_id`` rows in, one row per (user, rank) out."""
 
     def load_context(self, context: Any) -> None:
