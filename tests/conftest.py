@@ -109,3 +109,22 @@ def redis_url() -> str:
     finally:
         client.close()
     return url
+
+
+@pytest.fixture(scope="session")
+def local_ray(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One local Ray (2 CPUs, no dashboard) shared by the session, its temp dir under the
+    session's tmp dir (a short /tmp folder if that is too long for Ray's sockets); shut down at
+    the end. Tests that need their own Ray run it in a subprocess."""
+    import ray
+
+    from media.ray_runtime import init_ray, ray_temp_dir
+
+    if ray.is_initialized():  # left running by an earlier test: start clean
+        ray.shutdown()
+    temp_dir = ray_temp_dir(tmp_path_factory.mktemp("ray"))
+    init_ray(None, temp_dir, num_cpus=2)
+    try:
+        yield temp_dir
+    finally:
+        ray.shutdown()
