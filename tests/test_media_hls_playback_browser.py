@@ -22,7 +22,7 @@ import pytest
 from media.encode.chunks import plan_progressive_chunks
 from media.encode.ladder import LADDER
 from media.encode.testpattern import make_test_clip
-from media.encode.transcode import encode_rung
+from media.encode.transcode import encode_rungs
 from media.hls.audio import package_audio
 from media.hls.master import write_master
 from media.hls.progressive import append_chunk, finish_rung
@@ -222,7 +222,8 @@ def test_hlsjs_plays_a_growing_rung_to_the_end_once_it_is_complete(tmp_path: Pat
     plan = plan_progressive_chunks(14, 25, 6.0, 30)
     assert len(plan) == 3
     parts = [
-        encode_rung(clip, tmp_path / f"c{c.index}.mp4", LADDER[0], c.start_s, c.end_s) for c in plan
+        encode_rungs(clip, [(tmp_path / f"c{c.index}.mp4", LADDER[0])], c.start_s, c.end_s)[0]
+        for c in plan
     ]
     audio = package_audio(clip, package, "en")
     progress = append_chunk(None, parts[0].path, package, "240p", 0.0)

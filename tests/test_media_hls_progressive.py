@@ -12,7 +12,7 @@ import pytest
 from media.encode.chunks import plan_progressive_chunks
 from media.encode.ladder import LADDER
 from media.encode.testpattern import make_test_clip, read_frame_number
-from media.encode.transcode import encode_rung, join_chunks
+from media.encode.transcode import encode_rungs, join_chunks
 from media.errors import MediaError
 from media.hls.isobmff import parse_fragments, parse_init, shift_fragments
 from media.hls.playlists import parse_media_playlist
@@ -29,7 +29,10 @@ def chunks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
     source = make_test_clip(folder / "clip.mp4", seconds=25, width=640, height=360, fps=25)
     plan = plan_progressive_chunks(25, 25, 6.0, 30)
     assert [(c.start_s, c.end_s) for c in plan] == [(None, 6.0), (6.0, 12.0), (12.0, None)]
-    parts = [encode_rung(source, folder / f"c{c.index}.mp4", LOW, c.start_s, c.end_s) for c in plan]
+    parts = [
+        encode_rungs(source, [(folder / f"c{c.index}.mp4", LOW)], c.start_s, c.end_s)[0]
+        for c in plan
+    ]
     return folder, parts
 
 
@@ -93,7 +96,7 @@ def test_a_chunk_out_of_order_or_of_another_configuration_is_refused(
     live = (tmp_path / "240p" / LIVE_PLAYLIST).read_text()
     with pytest.raises(MediaError, match=r"starts at 12\.000 s but rung 240p ends at 6\.000 s"):
         append_chunk(progress, parts[2].path, tmp_path, "240p", 12.0)
-    other = encode_rung(folder / "clip.mp4", tmp_path / "360.mp4", LADDER[1], 6.0, 12.0)
+    other = encode_rungs(folder / "clip.mp4", [(tmp_path / "360.mp4", LADDER[1])], 6.0, 12.0)[0]
     with pytest.raises(MediaError, match="init segment differs"):
         append_chunk(progress, other.path, tmp_path, "240p", 6.0)
     assert (tmp_path / "240p" / LIVE_PLAYLIST).read_text() == live, "refusals change nothing"

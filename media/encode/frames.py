@@ -173,7 +173,7 @@ def _time(frame: av.VideoFrame, start: float) -> float:
 def _sample(frame: av.VideoFrame, start: float, max_side: int) -> SampledFrame:
     """``frame`` downscaled to the working size, as upright RGB."""
     width, height = working_size(frame.width, frame.height, max_side)
-    image = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+    image: np.ndarray = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
     rotation = int(frame.rotation or 0) % 360
     if rotation:
         image = np.ascontiguousarray(np.rot90(image, k=rotation // 90))

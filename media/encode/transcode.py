@@ -91,7 +91,7 @@ def _upright(frame: av.VideoFrame, rotation: int) -> av.VideoFrame:
     if rotation % 360 == 0:
         return frame
     image = np.rot90(frame.to_ndarray(format="rgb24"), k=(rotation // 90) % 4)
-    return av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(image, dtype=np.uint8), format="rgb24")
 
 
 def _scaled(frame: av.VideoFrame, sizes: list[tuple[int, int]]) -> list[av.VideoFrame]:
@@ -201,26 +201,6 @@ def _video_frames(
         ) from exc
 
 
-def encode_rung(
-    source: Path,
-    out: Path,
-    rung: Rung,
-    start_s: float | None = None,
-    end_s: float | None = None,
-    preset: str = "veryfast",
-    threads: int = 0,
-) -> EncodedRung:
-    """Encode ``source`` (from ``start_s`` to ``end_s``, or whole) as ``rung`` to the MP4 ``out``.
-
-    The output is video only, scaled to ``rung.size_for`` the upright source, constant frame rate,
-    with capped VBR and an IDR exactly every ``GOP_SECONDS`` (``start_s`` must sit on that grid).
-    Timestamps start at zero; ``first_frame`` says where the chunk belongs. The file appears only
-    when complete (written under a temporary name, then renamed). ``threads`` caps the decoder's
-    and each encoder's threads (0: as many as FFmpeg likes).
-    """
-    return encode_rungs(source, [(out, rung)], start_s, end_s, preset, threads)[0]
-
-
 def encode_rungs(
     source: Path,
     targets: list[tuple[Path, Rung]],
@@ -229,7 +209,15 @@ def encode_rungs(
     preset: str = "veryfast",
     threads: int = 0,
 ) -> list[EncodedRung]:
-    """``encode_rung`` for several ``(out, rung)`` targets from one decode of ``source``."""
+    """Encode ``source`` (from ``start_s`` to ``end_s``, or whole) as each ``(out, rung)`` target
+    to the MP4 ``out``, from one decode.
+
+    Each output is video only, scaled to ``rung.size_for`` the upright source, constant frame
+    rate, with capped VBR and an IDR exactly every ``GOP_SECONDS`` (``start_s`` must sit on that
+    grid). Timestamps start at zero; ``first_frame`` says where the chunk belongs. A file appears
+    only when complete (written under a temporary name, then renamed). ``threads`` caps the
+    decoder's and each encoder's threads (0: as many as FFmpeg likes).
+    """
     source = Path(source)
     if not targets:
         raise MediaError("nothing to encode: no rungs given")
@@ -264,6 +252,8 @@ def encode_rungs(
                     video = output.add_stream(
                         rung.encoder, rate=fps, options=_encoder_options(rung, gop, preset)
                     )
+                    if not isinstance(video, av.VideoStream):
+                        raise MediaError(f"{rung.encoder} is not a video encoder")
                     video.pix_fmt, video.bit_rate = "yuv420p", rung.video_bitrate
                     video.codec_context.thread_count = threads
                     if rung.codec == "hevc":
@@ -418,6 +408,8 @@ def join_chunks(parts: list[EncodedRung], out: Path) -> EncodedRung:
                     if target is None:
                         target = output.add_stream_from_template(stream, opaque=True)
                         target.time_base = stream.time_base
+                    if stream.time_base is None:
+                        raise MediaError(f"chunk {part.path} has no video time base")
                     ticks = Fraction(part.first_frame - head.first_frame) / fps / stream.time_base
                     shift = round(ticks)
                     for packet in container.demux(stream):

@@ -61,7 +61,7 @@ def _remux(
     with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
         video_stream = video_in.streams.video[0]
         audio_stream = audio_in.streams.audio[0] if audio_in.streams.audio else None
-        copies = {
+        copies: dict[tuple[int, int], av.stream.Stream] = {
             (id(video_in), video_stream.index): out.add_stream_from_template(
                 video_stream, opaque=True
             )
@@ -91,4 +91,6 @@ def _timed(container: av.container.InputContainer, stream: av.stream.Stream) -> 
 
 def _seconds(packet: av.Packet) -> float:
     """A packet's decode time in seconds."""
+    if packet.dts is None or packet.time_base is None:
+        raise MediaError("a packet without a decode time cannot be interleaved")
     return float(packet.dts * packet.time_base)

@@ -43,8 +43,12 @@ def score_frame(image: np.ndarray) -> FrameScore:
     """Brightness (mean luma), contrast (luma deviation) and sharpness (variance of the
     Laplacian) of an RGB image, measured at a fixed 320-pixel width."""
     height, width = image.shape[:2]
+    # INTER_LINEAR is what this call has always used: INTER_AREA used to be passed as ``dst``,
+    # where OpenCV ignores it.
     small = cv2.resize(
-        image, (_SCORE_WIDTH, max(2, round(height * _SCORE_WIDTH / width))), cv2.INTER_AREA
+        image,
+        (_SCORE_WIDTH, max(2, round(height * _SCORE_WIDTH / width))),
+        interpolation=cv2.INTER_LINEAR,
     )
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     return FrameScore(

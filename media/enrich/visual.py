@@ -84,8 +84,8 @@ class HandcraftedVisualEncoder:
         hists: list[np.ndarray] = []
         for frame in frames:
             hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)
-            hist = cv2.calcHist([hsv], [0, 1, 2], None, list(_HSV_BINS), [0, 180, 0, 256, 0, 256])
-            hist = hist.flatten() / max(1.0, float(hist.sum()))
+            counts = cv2.calcHist([hsv], [0, 1, 2], None, list(_HSV_BINS), [0, 180, 0, 256, 0, 256])
+            hist: np.ndarray = counts.flatten() / max(1.0, float(counts.sum()))
             hists.append(hist.astype(np.float32))
             colour += hist
             grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)

@@ -177,13 +177,13 @@ def finish_rung(progress: ProgressiveRung) -> RungPlaylist:
     """Complete a progressive rung: end its EVENT playlists and write its VOD playlists."""
     if not progress.segments:
         raise MediaError(f"rung {progress.name} has no segments to finish")
-    kind = {"playlist_type": "EVENT", "target": progress.target}
     write_playlists(
         progress.folder,
         progress.segments,
         media=LIVE_PLAYLIST,
         iframes=LIVE_IFRAME_PLAYLIST,
-        **kind,
+        playlist_type="EVENT",
+        target=progress.target,
     )
     write_playlists(
         progress.folder, progress.segments, media=MEDIA_PLAYLIST, iframes=IFRAME_PLAYLIST

@@ -215,7 +215,7 @@ def cut_segments(
         handle.seek(0)
         init = handle.read(moov.end)
         track = _video_track(parse_init(init), fragmented)
-        fragments = [f for f in parse_fragments(handle, {track.track_id: track}) if _first(f)]
+        fragments = [f for f in parse_fragments(handle, {track.track_id: track}) if _samples(f)]
         if not fragments:
             raise MediaError(f"{fragmented}: the video has no fragments")
         scale = track.timescale
@@ -269,20 +269,36 @@ def cut_segments(
 
 
 def write_playlists(
-    folder: Path, segments: list[SegmentInfo], *, media: str, iframes: str, **kind: object
+    folder: Path,
+    segments: list[SegmentInfo],
+    *,
+    media: str,
+    iframes: str,
+    playlist_type: str = "VOD",
+    endlist: bool = True,
+    target: int | None = None,
 ) -> None:
-    """Write the media and I-frame playlists of ``segments`` (``kind``: playlist type options)."""
+    """Write the media and I-frame playlists of ``segments`` (the options as in
+    ``format_media_playlist``)."""
     media_segments = [Segment(uri=s.uri, duration_s=s.duration_s) for s in segments]
     iframe_segments = [
         Segment(uri=s.uri, duration_s=seconds, byte_range=(length, offset))
         for s in segments
         for seconds, length, offset in s.iframes
     ]
-    write_atomically(folder / media, format_media_playlist(media_segments, INIT_SEGMENT, **kind))
-    write_atomically(
-        folder / iframes,
-        format_media_playlist(iframe_segments, INIT_SEGMENT, iframes_only=True, **kind),
+    media_text = format_media_playlist(
+        media_segments, INIT_SEGMENT, playlist_type=playlist_type, endlist=endlist, target=target
     )
+    iframe_text = format_media_playlist(
+        iframe_segments,
+        INIT_SEGMENT,
+        iframes_only=True,
+        playlist_type=playlist_type,
+        endlist=endlist,
+        target=target,
+    )
+    write_atomically(folder / media, media_text)
+    write_atomically(folder / iframes, iframe_text)
 
 
 def rung_playlist(
@@ -319,10 +335,17 @@ def rung_playlist(
     )
 
 
-def _first(fragment: Fragment) -> Sample | None:
-    """The first video sample of a fragment (fragments carry one track here)."""
-    samples = next(iter(fragment.samples.values()), [])
-    return samples[0] if samples else None
+def _samples(fragment: Fragment) -> list[Sample]:
+    """The video samples of a fragment (fragments carry one track here)."""
+    return next(iter(fragment.samples.values()), [])
+
+
+def _first(fragment: Fragment) -> Sample:
+    """The first video sample of a fragment that has samples."""
+    samples = _samples(fragment)
+    if not samples:
+        raise MediaError("a fragment without samples cannot start a segment")
+    return samples[0]
 
 
 def _copy(source: BinaryIO, target: BinaryIO, length: int) -> None:

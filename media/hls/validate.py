@@ -344,7 +344,7 @@ def _check_idr(
 def _decode_first(data: bytes, where: str, measured: _Measured, report: ValidationReport) -> None:
     """Decode init + first segment: the real codec strings and picture size."""
     try:
-        with av.open(io.BytesIO(data)) as container:
+        with av.open(io.BytesIO(data), "r") as container:
             for stream in container.streams:
                 context = stream.codec_context
                 extradata = bytes(context.extradata or b"")
@@ -353,7 +353,7 @@ def _decode_first(data: bytes, where: str, measured: _Measured, report: Validati
                         video_codec_string(context.codec.canonical_name, extradata)
                     )
                     frame = next(container.decode(stream), None)
-                    if frame is None:
+                    if not isinstance(frame, av.VideoFrame):
                         report.add(where, "the first segment decodes to no video frame")
                     else:
                         measured.size = (frame.width, frame.height)
@@ -388,7 +388,7 @@ def _check_iframes(path: Path, where: str, report: ValidationReport) -> _Measure
             continue
         try:
             data = _read(path.parent / segment.uri, segment.byte_range)
-            with av.open(io.BytesIO(init + data)) as container:
+            with av.open(io.BytesIO(init + data), "r") as container:
                 stream = container.streams.video[0]
                 packet = next((p for p in container.demux(stream) if p.size), None)
                 if packet is None or not packet.is_keyframe:

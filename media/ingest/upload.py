@@ -73,6 +73,8 @@ def _check_stream(path: Path, info: ProbeResult, limits: IngestLimits) -> None:
     with open_media(path) as container:
         stream = container.streams.video[0]
         base = stream.time_base
+        if base is None:
+            raise MediaError(f"{path.name}: the video stream has no time base")
         start = stream.start_time or 0
         try:
             for packet in container.demux(stream):

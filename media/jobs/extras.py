@@ -54,6 +54,8 @@ def enrich_package(
     poster = make_poster(package.source, package_dir / "poster.jpg")
     storyboard = make_storyboard(package.source, package_dir / "storyboard")
     top = max(package.renditions, key=lambda rung: rung.height)
+    if top.encoded is None:
+        raise MediaError(f"rung {top.name} of video {package.video_id} has no encoded MP4")
     download = make_download_mp4(top.encoded, package.audio, package_dir / "download.mp4")
     frame = extract_embeddings([video])
     target = DataPaths(data_root).embeddings_file

@@ -128,8 +128,9 @@ def process_video(
                 continue
             finish_job(database_url, job_id, failed.message)
             with session_scope(database_url) as session:
-                status = session.get(Video, video_id).status
-            if status is not VideoStatus.READY:
+                video = session.get(Video, video_id)
+                ready = video is not None and video.status is VideoStatus.READY
+            if not ready:
                 record_failure(database_url, video_id, f"transcoding failed: {failed.message}")
             raise MediaError(
                 f"video {video_id}: transcoding job {job_id} failed: {failed.message} "
@@ -192,7 +193,7 @@ def _attempt(
             nodes[key] = outcome.node_id
         peak_rss = max(peak_rss, outcome.peak_rss_mb)
         for key in spec.unit_keys:
-            done = {
+            done: dict[str, object] = {
                 "state": UNIT_DONE,
                 "runs": units[key].runs + 1,
                 "node": outcome.node_id,
