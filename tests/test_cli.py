@@ -89,6 +89,7 @@ def test_evaluate_without_events_says_what_to_do(
     assert "no event log at" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_media_ingest_prints_the_master_playlist_last(
     data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

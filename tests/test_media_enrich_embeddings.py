@@ -31,6 +31,7 @@ BUNNY = DATA / "bigbuckbunny.mp4"
 DIM = TEXT_DIM + HandcraftedVisualEncoder.dim
 
 
+@pytest.mark.slow
 def test_extract_embeddings_on_ray(local_ray: Path, tmp_path: Path) -> None:
     copy = reencode(BIKES, tmp_path / "bikes-reupload.mp4", 0.5, 30)
     videos = [
@@ -70,6 +71,7 @@ def test_extract_embeddings_on_ray(local_ray: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(local["fingerprint"][0], frame["fingerprint"][0])
 
 
+@pytest.mark.slow
 def test_failed_videos_are_named_and_nothing_is_written(local_ray: Path, tmp_path: Path) -> None:
     notes = tmp_path / "notes.mp4"
     notes.write_text("not a video")

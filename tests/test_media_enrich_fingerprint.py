@@ -48,7 +48,10 @@ def reencode(source: Path, target: Path, scale: float, crf: int) -> Path:
     return target
 
 
-@pytest.mark.parametrize(("scale", "crf"), [(0.5, 32), (0.25, 38), (1.5, 23)])
+@pytest.mark.parametrize(
+    ("scale", "crf"),
+    [(0.5, 32), (0.25, 38), pytest.param(1.5, 23, marks=pytest.mark.slow)],
+)
 def test_reencoded_and_rescaled_copy_is_a_near_duplicate(
     tmp_path: Path, scale: float, crf: int
 ) -> None:

@@ -26,8 +26,8 @@ LOW = LADDER[0]
 @pytest.fixture(scope="module")
 def chunks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
     folder = tmp_path_factory.mktemp("progressive")
-    source = make_test_clip(folder / "clip.mp4", seconds=25, width=640, height=360, fps=25)
-    plan = plan_progressive_chunks(25, 25, 6.0, 30)
+    source = make_test_clip(folder / "clip.mp4", seconds=14, width=640, height=360, fps=25)
+    plan = plan_progressive_chunks(14, 25, 6.0, 30)
     assert [(c.start_s, c.end_s) for c in plan] == [(None, 6.0), (6.0, 12.0), (12.0, None)]
     parts = [
         encode_rungs(source, [(folder / f"c{c.index}.mp4", LOW)], c.start_s, c.end_s)[0]
@@ -65,7 +65,7 @@ def test_appended_chunks_make_the_same_rung_as_packaging_it_whole(
     vod = parse_media_playlist(rung.playlist)
     assert vod.playlist_type == "VOD" and vod.endlist
 
-    assert rung.segment_starts_s == whole.segment_starts_s == [0.0, 6.0, 12.0, 18.0, 24.0]
+    assert rung.segment_starts_s == whole.segment_starts_s == [0.0, 6.0, 12.0]
     assert rung.duration_s == pytest.approx(whole.duration_s)
     assert rung.peak_bitrate == whole.peak_bitrate
     assert rung.average_bitrate == whole.average_bitrate
@@ -85,7 +85,7 @@ def test_appended_chunks_make_the_same_rung_as_packaging_it_whole(
             numbers.append(int.from_bytes(data[fragment.offset + 20 : fragment.offset + 24]))
     assert all(b - a > 0 for a, b in itertools.pairwise(decode_times))
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
-    assert _decoded_numbers(rung.playlist) == list(range(25 * 25))
+    assert _decoded_numbers(rung.playlist) == list(range(14 * 25))
 
 
 def test_a_chunk_out_of_order_or_of_another_configuration_is_refused(

@@ -92,6 +92,7 @@ def test_failed_units_leave_a_resumable_job_that_redoes_only_them(
         resume_job(sqlite_url, video_id, data_root, on_ray=False)
 
 
+@pytest.mark.slow
 def test_a_job_failing_while_the_lowest_rung_grows_resumes_where_it_stopped(
     sqlite_url: str, data_root: Path, tmp_path: Path
 ) -> None:
@@ -177,6 +178,7 @@ def _run_in_thread(target: object, *args: object) -> tuple[threading.Thread, dic
     return thread, outcome
 
 
+@pytest.mark.slow
 def test_killed_worker_fails_the_job_and_resume_redoes_only_its_chunk(
     local_ray: Path, sqlite_url: str, data_root: Path, tmp_path: Path
 ) -> None:
@@ -213,6 +215,7 @@ def test_killed_worker_fails_the_job_and_resume_redoes_only_its_chunk(
     assert report.ok, str(report)
 
 
+@pytest.mark.slow
 def test_ray_reruns_a_killed_task_by_itself(
     local_ray: Path, sqlite_url: str, data_root: Path, tmp_path: Path
 ) -> None:

@@ -32,6 +32,7 @@ def _frames(playlist: Path) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
+@pytest.mark.slow
 def test_real_footage_becomes_a_valid_ladder_lowest_rung_first(
     local_ray: Path, sqlite_url: str, data_root: Path
 ) -> None:
@@ -102,6 +103,7 @@ def test_a_rejected_upload_publishes_nothing(
         process_video(sqlite_url, video.id, text, data_root)
 
 
+@pytest.mark.slow
 def test_the_lowest_rung_plays_while_it_grows_then_turns_vod(
     sqlite_url: str, data_root: Path, tmp_path: Path
 ) -> None:
@@ -160,13 +162,13 @@ def test_the_lowest_rung_plays_while_it_grows_then_turns_vod(
 def test_single_pass_encodes_every_rung_from_one_decode_per_chunk(
     sqlite_url: str, data_root: Path, tmp_path: Path
 ) -> None:
-    source = make_test_clip(tmp_path / "clip.mp4", seconds=8, width=640, height=360, fps=25)
+    source = make_test_clip(tmp_path / "clip.mp4", seconds=4.2, width=640, height=360, fps=25)
     seen: list[tuple[str, bool]] = []
     package = ingest_and_process(
         source,
         database_url=sqlite_url,
         title="throughput",
-        options=TranscodeOptions(chunk_seconds=4, lowest_first=False),
+        options=TranscodeOptions(chunk_seconds=2, lowest_first=False),
         on_ray=False,
         on_publish=lambda rung: seen.append((rung.name, rung.complete)),
     )
@@ -183,7 +185,10 @@ def test_single_pass_encodes_every_rung_from_one_decode_per_chunk(
     assert validate_package(package.master.parent).ok
 
 
-@pytest.mark.parametrize(("codec", "tag"), [("hevc", "hvc1."), ("av1", "av01.")])
+@pytest.mark.parametrize(
+    ("codec", "tag"),
+    [pytest.param("hevc", "hvc1.", marks=pytest.mark.slow), ("av1", "av01.")],
+)
 def test_hevc_and_av1_ladders_package_validate_and_decode(
     sqlite_url: str, data_root: Path, tmp_path: Path, codec: str, tag: str
 ) -> None:
