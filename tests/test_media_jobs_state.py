@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from core.db.models import ProcessingJob, Video, utcnow
+from core.db.session import session_scope
+from core.types import JobState
 from media.encode.ladder import LADDER
 from media.encode.testpattern import make_test_clip
 from media.jobs.options import TranscodeOptions
 from media.jobs.plan import plan_job, unit_specs
+from media.jobs.records import create_job, finish_job, job_status, start_attempt
 from media.jobs.state import UNIT_DONE, JobDetail, unit_key
 
 #: The keys of ``processing_jobs.detail`` written by the untyped job code.
@@ -83,3 +88,36 @@ def test_a_detail_written_before_the_typed_model_still_reads(tmp_path: Path) -> 
     assert detail.options == TranscodeOptions(chunk_seconds=2)
     specs = unit_specs(detail, detail.options)
     assert [s.key for s in specs] == ["240p/0", "audio", "240p/1"], "audio's file is missing"
+
+
+def test_a_running_job_without_a_recent_heartbeat_reads_as_worker_lost(
+    sqlite_url: str, clip: Path, tmp_path: Path
+) -> None:
+    with session_scope(sqlite_url) as session:
+        video = Video(title="heartbeat")
+        session.add(video)
+        session.flush()
+        video_id = video.id
+    detail = plan_job(clip, tmp_path / "pkg", tmp_path / "work", TranscodeOptions(lease_seconds=30))
+    assert detail.lease_s == 30
+    job_id = create_job(sqlite_url, video_id, detail)
+    assert job_status(sqlite_url, video_id).state is JobState.PENDING
+    start_attempt(sqlite_url, job_id)  # beats
+    assert job_status(sqlite_url, video_id).state is JobState.RUNNING
+
+    def beat_at(seconds_ago: float) -> None:
+        with session_scope(sqlite_url) as session:
+            job = session.get(ProcessingJob, job_id)
+            assert job is not None
+            stale = JobDetail.from_json(job.detail)
+            stale.heartbeat_at = utcnow() - timedelta(seconds=seconds_ago)
+            job.detail = stale.to_json()
+
+    beat_at(20)
+    assert job_status(sqlite_url, video_id).state is JobState.RUNNING
+    beat_at(45)
+    status = job_status(sqlite_url, video_id)
+    assert status.state is JobState.FAILED
+    assert status.error == "worker lost: no heartbeat for 45 s (lease 30 s); resume the job"
+    finish_job(sqlite_url, job_id, "boom")
+    assert job_status(sqlite_url, video_id).error == "boom", "a finished job is never lost"

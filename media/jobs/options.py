@@ -39,6 +39,14 @@ class TranscodeOptions(BaseModel):
             "1, 1, 2, 4, ... segments), so the video plays within seconds; it turns VOD when done."
         ),
     )
+    lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "The runner's heartbeat lease: a running job whose runner has not beaten for this "
+            "long reads as failed (worker lost) and can be resumed."
+        ),
+    )
     threads: int = Field(
         1,
         ge=0,

@@ -55,6 +55,7 @@ def plan_job(
         progressive=ProgressiveState(rung=rungs[0].name) if progressive else None,
         units=units,
         options=options,
+        lease_s=options.lease_seconds,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -43,10 +44,12 @@ class Publisher:
         self.package_dir = detail.package_dir
         self.work = detail.work_dir
         self.first_playable_s: float | None = None
+        self._saving = threading.Lock()
 
     def save(self) -> None:
-        """Store the job's state."""
-        save_job(self.database_url, self.job_id, self.detail)
+        """Store the job's state with a fresh heartbeat (safe from the heartbeat thread too)."""
+        with self._saving:
+            save_job(self.database_url, self.job_id, self.detail)
 
     def audio_ready(self) -> bool:
         """Whether the audio (if any) is encoded."""

@@ -1,7 +1,8 @@
 """Transcoding jobs persisted in ``processing_jobs``: their typed state, progress and status.
 
 A job's ``detail`` is its ``JobDetail`` (``media.jobs.state``) as JSON. Only the driver writes
-here; Ray tasks return their results to it.
+here; Ray tasks return their results to it. The driver stamps ``heartbeat_at`` while it works, so
+a running job whose heartbeat is older than its lease (its driver was killed) reads as failed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from media.jobs.state import UNIT_DONE, UNIT_FAILED, UNIT_PENDING, UNIT_RUNNING,
 
 #: ``ProcessingJob.kind`` of a transcoding job.
 TRANSCODE = "transcode"
+#: The error a running job whose runner stopped beating reads with.
+WORKER_LOST = "worker lost"
 
 
 class UnitStatus(BaseModel):
@@ -104,6 +107,7 @@ def start_attempt(database_url: str, job_id: int) -> JobDetail:
         for unit in detail.units.values():
             if unit.state != UNIT_DONE:
                 unit.state = UNIT_PENDING
+        detail.heartbeat_at = utcnow()
         job.detail = detail.to_json()
         job.state, job.error, job.finished_at = JobState.RUNNING, None, None
         job.attempts += 1
@@ -113,7 +117,8 @@ def start_attempt(database_url: str, job_id: int) -> JobDetail:
 
 
 def save_job(database_url: str, job_id: int, detail: JobDetail) -> None:
-    """Store ``detail`` as the job's state, and its progress."""
+    """Store ``detail`` as the job's state with a fresh heartbeat, and its progress."""
+    detail.heartbeat_at = utcnow()
     with session_scope(database_url) as session:
         job = _job(session, job_id)
         job.detail = detail.to_json()
@@ -128,6 +133,16 @@ def finish_job(database_url: str, job_id: int, error: str | None = None) -> None
         job.error = error
         job.finished_at = utcnow()
         job.progress = 1.0 if error is None else JobDetail.from_json(job.detail).progress()
+
+
+def lost_for(job: ProcessingJob, now: datetime | None = None) -> float | None:
+    """Seconds since the runner of a running ``job`` last beat, if that is longer than the job's
+    lease (the runner is gone: killed, or its machine lost); None for a live or finished job."""
+    if job.state is not JobState.RUNNING:
+        return None
+    detail = JobDetail.from_json(job.detail)
+    age = detail.heartbeat_age(now or utcnow(), job.started_at)
+    return age if age is not None and age > detail.lease_s else None
 
 
 def job_status(database_url: str, video_id: int) -> JobStatus:
@@ -165,14 +180,20 @@ def job_status(database_url: str, video_id: int) -> JobStatus:
                 rungs[name] = "failed"
             else:
                 rungs[name] = "pending"
+        lost = lost_for(job)
         return JobStatus(
             job_id=job.id,
             video_id=video_id,
             video_status=video.status,
-            state=job.state,
+            state=JobState.FAILED if lost is not None else job.state,
             progress=job.progress,
             attempts=job.attempts,
-            error=job.error,
+            error=(
+                f"{WORKER_LOST}: no heartbeat for {lost:.0f} s (lease {detail.lease_s:g} s); "
+                "resume the job"
+                if lost is not None
+                else job.error
+            ),
             rungs=rungs,
             published=published,
             units=[

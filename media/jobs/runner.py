@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -30,7 +32,7 @@ from media.ingest.upload import IngestLimits, ingest_file
 from media.jobs.options import TranscodeOptions
 from media.jobs.plan import plan_job, unit_specs
 from media.jobs.publisher import Publisher
-from media.jobs.records import create_job, find_job, finish_job, start_attempt
+from media.jobs.records import create_job, find_job, finish_job, lost_for, start_attempt
 from media.jobs.state import UNIT_DONE, UNIT_FAILED, JobDetail, PublishedRung
 from media.jobs.tasks import UnitOutcome, UnitSpec, run_units_locally, run_units_on_ray
 from media.ray_runtime import init_ray
@@ -151,6 +153,27 @@ class _AttemptFailed(Exception):
         self.message, self.retryable = message, retryable
 
 
+@contextmanager
+def _heartbeat(publisher: Publisher, interval_s: float) -> Iterator[None]:
+    """Save the job's state (a fresh heartbeat) every ``interval_s`` while the block runs."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval_s):
+            try:
+                publisher.save()
+            except Exception as exc:  # a missed beat is retried; the work goes on
+                log.warning("job %s: heartbeat failed (%s)", publisher.job_id, exc)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat job {publisher.job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _outcomes(specs: list[UnitSpec], on_ray: bool, max_retries: int) -> Iterator[UnitOutcome]:
     return run_units_on_ray(specs, max_retries) if on_ray else run_units_locally(specs)
 
@@ -173,46 +196,47 @@ def _attempt(
     retryable = True
     nodes: dict[str, str] = {}
     peak_rss = 0.0
-    publisher.publish_ready_rungs(started)  # rungs finished by an earlier attempt
-    for spec, outcome in _outcomes(specs, on_ray, options.max_retries):
-        units = publisher.detail.units
-        if isinstance(outcome, BaseException):
-            errors.append(f"{spec.key}: {outcome}")
-            retryable = retryable and not isinstance(outcome, ReelRankError)
+    with _heartbeat(publisher, detail.lease_s / 3):
+        publisher.publish_ready_rungs(started)  # rungs finished by an earlier attempt
+        for spec, outcome in _outcomes(specs, on_ray, options.max_retries):
+            units = publisher.detail.units
+            if isinstance(outcome, BaseException):
+                errors.append(f"{spec.key}: {outcome}")
+                retryable = retryable and not isinstance(outcome, ReelRankError)
+                for key in spec.unit_keys:
+                    units[key] = units[key].model_copy(
+                        update={
+                            "state": UNIT_FAILED,
+                            "runs": units[key].runs + 1,
+                            "error": str(outcome),
+                        }
+                    )
+                publisher.save()
+                continue
             for key in spec.unit_keys:
-                units[key] = units[key].model_copy(
-                    update={
-                        "state": UNIT_FAILED,
-                        "runs": units[key].runs + 1,
-                        "error": str(outcome),
-                    }
-                )
+                nodes[key] = outcome.node_id
+            peak_rss = max(peak_rss, outcome.peak_rss_mb)
+            for key in spec.unit_keys:
+                done: dict[str, object] = {
+                    "state": UNIT_DONE,
+                    "runs": units[key].runs + 1,
+                    "node": outcome.node_id,
+                    "pid": outcome.pid,
+                    "seconds": outcome.seconds,
+                    "peak_rss_mb": outcome.peak_rss_mb,
+                    "task": spec.key,
+                }
+                if key in outcome.videos:
+                    done["encoded"] = outcome.videos[key]
+                units[key] = units[key].model_copy(update=done)
+            if outcome.videos:
+                publisher.detail.frame_rate = float(next(iter(outcome.videos.values())).frame_rate)
             publisher.save()
-            continue
-        for key in spec.unit_keys:
-            nodes[key] = outcome.node_id
-        peak_rss = max(peak_rss, outcome.peak_rss_mb)
-        for key in spec.unit_keys:
-            done: dict[str, object] = {
-                "state": UNIT_DONE,
-                "runs": units[key].runs + 1,
-                "node": outcome.node_id,
-                "pid": outcome.pid,
-                "seconds": outcome.seconds,
-                "peak_rss_mb": outcome.peak_rss_mb,
-                "task": spec.key,
-            }
-            if key in outcome.videos:
-                done["encoded"] = outcome.videos[key]
-            units[key] = units[key].model_copy(update=done)
-        if outcome.videos:
-            publisher.detail.frame_rate = float(next(iter(outcome.videos.values())).frame_rate)
-        publisher.save()
-        try:
-            publisher.publish_ready_rungs(started)
-        except ReelRankError as exc:
-            errors.append(f"publishing: {exc}")
-            retryable = False
+            try:
+                publisher.publish_ready_rungs(started)
+            except ReelRankError as exc:
+                errors.append(f"publishing: {exc}")
+                retryable = False
     if errors:
         raise _AttemptFailed("; ".join(errors), retryable)
     detail = publisher.detail
@@ -251,6 +275,11 @@ def resume_job(
     if job.state is JobState.SUCCEEDED:
         raise MediaError(f"video {video_id}: transcoding job {job.id} already succeeded")
     detail = JobDetail.from_json(job.detail)
+    if job.state is JobState.RUNNING and lost_for(job) is None:
+        raise MediaError(
+            f"video {video_id}: transcoding job {job.id} is running (its runner is alive); "
+            "resume it once it has failed"
+        )
     options = options or detail.options
     return process_video(database_url, video_id, detail.source, data_root, options, on_ray)
 

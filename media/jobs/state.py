@@ -8,6 +8,7 @@ the same keys, so a detail written before this model existed still reads.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -99,6 +100,12 @@ class JobDetail(BaseModel):
         default_factory=dict, description="Every rung in the master playlist, growing or not."
     )
     frame_rate: float | None = None
+    heartbeat_at: datetime | None = Field(
+        None, description="When the runner last said it is alive (it beats while it works)."
+    )
+    lease_s: float = Field(
+        60.0, gt=0, description="A running job whose heartbeat is older than this is lost."
+    )
 
     @classmethod
     def from_json(cls, detail: dict[str, Any] | None) -> JobDetail:
@@ -116,6 +123,15 @@ class JobDetail(BaseModel):
     def rung(self, name: str) -> Rung:
         """The planned rung called ``name``."""
         return next(r for r in self.rungs if r.name == name)
+
+    def heartbeat_age(self, now: datetime, started_at: datetime | None = None) -> float | None:
+        """Seconds since the runner's last heartbeat (or ``started_at`` when it never beat)."""
+        last = self.heartbeat_at or started_at
+        if last is None:
+            return None
+        if last.tzinfo is None:  # SQLite hands back naive UTC datetimes
+            last = last.replace(tzinfo=UTC)
+        return (now - last).total_seconds()
 
     def progress(self) -> float:
         """Done work over all work, each unit weighted by its ``weight``."""
