@@ -88,8 +88,9 @@ def test_real_footage_becomes_a_valid_ladder_lowest_rung_first(
 
 
 def test_a_rejected_upload_publishes_nothing(
-    local_ray: Path, sqlite_url: str, data_root: Path, tmp_path: Path
+    sqlite_url: str, data_root: Path, tmp_path: Path
 ) -> None:
+    """Rejected before any unit runs, so the test needs no Ray."""
     text = tmp_path / "movie.mp4"
     text.write_text("definitely not a movie")
     with pytest.raises(MediaError, match="not a readable media file"):

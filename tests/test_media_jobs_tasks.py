@@ -27,12 +27,14 @@ def test_short_temp_dir_is_kept_and_long_one_falls_back(
     assert "too long for Unix socket paths" in caplog.text
 
 
+@pytest.mark.slow  # needs the session's Ray, which takes seconds to start
 def test_init_ray_keeps_the_running_ray(local_ray: Path, tmp_path: Path) -> None:
     init_ray(None, tmp_path / "elsewhere", num_cpus=1)  # idempotent: keeps the running Ray
     assert not (tmp_path / "elsewhere").exists()
     assert any(local_ray.glob("session_*")), "local Ray uses the given temp dir"
 
 
+@pytest.mark.slow  # needs the session's Ray, which takes seconds to start
 def test_units_run_as_ray_tasks_and_errors_come_back(local_ray: Path, tmp_path: Path) -> None:
     source = make_test_clip(tmp_path / "clip.mp4", seconds=2.2, width=320, height=180)
     rung = LADDER[0]
