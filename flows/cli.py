@@ -265,9 +265,10 @@ def media_ingest_cmd(
     """
     from core.db.models import Video
     from core.db.session import session_scope
-    from media.embeddings import VideoInput
-    from media.enrich import enrich_package
-    from media.pipeline import PublishedRung, ingest_and_process
+    from media.enrich.embeddings import VideoInput
+    from media.jobs.extras import enrich_package
+    from media.jobs.runner import ingest_and_process
+    from media.jobs.state import PublishedRung
 
     url = _migrated_url()
     settings = _settings()
@@ -307,7 +308,7 @@ def media_ingest_cmd(
 @media_app.command("embed-catalogue")
 def media_embed_catalogue_cmd() -> None:
     """Give every catalogue video without a content vector a MiniLM text vector."""
-    from media.enrich import embed_catalogue
+    from media.enrich.embeddings import embed_catalogue
     from training.item_metadata import load_item_metadata
 
     url = _migrated_url()
@@ -319,7 +320,7 @@ def media_embed_catalogue_cmd() -> None:
 @media_app.command("status")
 def media_status_cmd(video_id: int) -> None:
     """Show the processing job of VIDEO_ID: state, progress, rungs."""
-    from media.jobs import job_status
+    from media.jobs.records import job_status
 
     typer.echo(job_status(_migrated_url(), video_id).describe())
 
@@ -327,7 +328,7 @@ def media_status_cmd(video_id: int) -> None:
 @media_app.command("resume")
 def media_resume_cmd(video_id: int) -> None:
     """Finish a failed or interrupted job of VIDEO_ID, redoing only what is missing."""
-    from media.pipeline import resume_job
+    from media.jobs.runner import resume_job
 
     settings = _settings()
     package = resume_job(_migrated_url(), video_id, settings.paths.root)

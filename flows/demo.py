@@ -94,9 +94,9 @@ def _package(settings: Settings) -> int:
     from core.db.models import Channel, Video
     from core.db.session import session_scope
     from core.types import VideoStatus
-    from media.pipeline import process_video
-    from media.tasks import init_ray
-    from media.testpattern import make_test_clip
+    from media.encode.testpattern import make_test_clip
+    from media.jobs.runner import process_video
+    from media.ray_runtime import init_ray
 
     url = settings.resolved_database_url
     paths = settings.paths

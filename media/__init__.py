@@ -1,1 +1,1 @@
-"""Media pipeline: probe, transcode and package videos for streaming (Ray tasks over PyAV)."""
+"""Media pipeline by stage: ingest, encode, hls, enrich, and the jobs that run them on Ray."""

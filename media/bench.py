@@ -23,11 +23,13 @@ import numpy as np
 from core.db.migrate import upgrade
 from core.db.models import Video
 from core.db.session import session_scope
+from media.encode.ladder import AUDIO_BITRATE, GOP_SECONDS, Rung, ladder_for
+from media.encode.testpattern import draw_frame
 from media.errors import MediaError
-from media.pipeline import PublishedRung, TranscodeOptions, process_video
-from media.rung import AUDIO_BITRATE, GOP_SECONDS, Rung, ladder_for
-from media.tasks import init_ray
-from media.testpattern import draw_frame
+from media.jobs.options import TranscodeOptions
+from media.jobs.runner import process_video
+from media.jobs.state import PublishedRung
+from media.ray_runtime import init_ray
 
 log = logging.getLogger(__name__)
 

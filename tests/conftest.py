@@ -1,15 +1,24 @@
-"""Shared fixtures: a private data root, migrated SQLite and PostgreSQL catalogues, Redis."""
+"""Shared fixtures: data root, SQLite and PostgreSQL catalogues, Redis, planted tastes, one Ray."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from core import columns as c
 from core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from models.base import Recommender
+    from models.interactions import Interactions
 
 ROOT = Path(__file__).resolve().parent.parent
 MOVIELENS_SMALL = ROOT.parent / "shared" / "datasets" / "ml-latest-small"
@@ -112,18 +121,6 @@ def redis_url() -> str:
 
 
 # -- planted tastes: the one synthetic data set of the model and training tests ---------------
-# (imports here, not at the top: this section is appended to the shared fixtures above)
-from dataclasses import dataclass  # noqa: E402
-from typing import TYPE_CHECKING, Protocol  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from core import columns as c  # noqa: E402
-
-if TYPE_CHECKING:
-    from models.base import Recommender
-    from models.interactions import Interactions
 
 #: First timestamp of the planted data sets.
 PLANTED_START = pd.Timestamp("2024-01-01", tz="UTC")
@@ -249,3 +246,22 @@ def model_tastes(planted: PlantedFactory) -> PlantedTastes:
         first_item=1000,
         majority_cluster=True,
     )
+
+
+@pytest.fixture(scope="session")
+def local_ray(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One local Ray (2 CPUs, no dashboard) shared by the session, its temp dir under the
+    session's tmp dir (a short /tmp folder if that is too long for Ray's sockets); shut down at
+    the end. Tests that need their own Ray run it in a subprocess."""
+    import ray
+
+    from media.ray_runtime import init_ray, ray_temp_dir
+
+    if ray.is_initialized():  # left running by an earlier test: start clean
+        ray.shutdown()
+    temp_dir = ray_temp_dir(tmp_path_factory.mktemp("ray"))
+    init_ray(None, temp_dir, num_cpus=2)
+    try:
+        yield temp_dir
+    finally:
+        ray.shutdown()

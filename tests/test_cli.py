@@ -93,8 +93,8 @@ def test_evaluate_without_events_says_what_to_do(
 def test_media_ingest_prints_the_master_playlist_last(
     data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from media.testpattern import make_test_clip
-    from media.validate import validate_package
+    from media.encode.testpattern import make_test_clip
+    from media.hls.validate import validate_package
 
     clip = make_test_clip(tmp_path / "upload.mp4", seconds=8, width=640, height=360)
     args = ["media", "ingest", str(clip), "--title", "Bars", "--genre", "Documentary", "--no-ray"]

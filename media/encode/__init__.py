@@ -1,0 +1,1 @@
+"""Encode: the bitrate ladder, chunk planning, transcoding, frame sampling and test clips."""

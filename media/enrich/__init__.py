@@ -1,0 +1,1 @@
+"""Enrich: posters, storyboards, MP4 downloads, text and visual embeddings, fingerprints."""

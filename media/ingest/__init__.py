@@ -1,0 +1,1 @@
+"""Ingest: probe media, validate uploads and store the uploaded originals."""

@@ -1,0 +1,1 @@
+"""Jobs: plan, run (Ray tasks), publish and record resumable transcoding jobs of videos."""
