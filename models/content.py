@@ -1,6 +1,8 @@
-"""Content-based: a user's profile is the weighted mean of their items' feature vectors, and
-items are scored by cosine with it. Items are those with features (``ItemFeatures``), watched
-or not, so new videos are recommendable and have neighbours from the day they are catalogued.
+"""Content-based recommender: items scored by cosine with the mean of the user's item features.
+
+A user's profile is the weighted mean of their items' feature vectors. Items are those with
+features (``ItemFeatures``), watched or not, so new videos are recommendable and have neighbours
+from the day they are catalogued.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""Inner-product search over item vectors with FAISS: exact (``IndexFlatIP``) for small
-catalogues, approximate (HNSW, or IVF) above a size threshold, and recall of ANN vs exact."""
+"""Inner-product search over any embedding model's item vectors with FAISS.
+
+Exact (``IndexFlatIP``) for small catalogues, approximate (HNSW, or IVF) above a size
+threshold, and the recall of ANN against exact search."""
 
 from __future__ import annotations
 

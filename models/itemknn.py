@@ -1,5 +1,7 @@
-"""Item-KNN: score = sum of the user's items' similarities to a candidate (``implicit``'s
-cosine, BM25- or TF-IDF-weighted co-occurrence, pruned to each item's nearest neighbours)."""
+"""Item-KNN: a candidate's score is the sum of its similarities to the user's items.
+
+Similarities are ``implicit``'s cosine, BM25- or TF-IDF-weighted co-occurrence, pruned to each
+item's nearest neighbours."""
 
 from __future__ import annotations
 

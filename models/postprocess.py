@@ -1,5 +1,4 @@
-"""After ranking, shared by offline evaluation and serving: filters, diversity, explanations,
-cold start.
+"""After ranking: filters, diversity, explanations and cold start (offline and in serving).
 
 Every function takes and returns padded ``(ids, scores)`` rows (ids -1 / scores -inf where
 empty), so the pipeline can chain them for a whole batch of users.

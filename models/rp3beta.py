@@ -1,5 +1,4 @@
-"""RP3beta (Paudel et al. 2017): a three-step random walk user -> item -> user -> item, with
-popular destinations penalised.
+"""RP3beta (Paudel et al. 2017): a random walk user -> item -> user -> item, popular items damped.
 
 ``P_ui`` is the user x item matrix with each row divided by its sum, ``P_iu`` the binary item x
 user matrix with each row divided by its sum; both are raised element-wise to ``alpha``. The

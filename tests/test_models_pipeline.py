@@ -1,5 +1,4 @@
-"""Sources -> ensemble -> ranker -> filters: cold start, exclusions, padding, explanations,
-save/load."""
+"""The pipeline: cold start, exclusions, padding, explanations, save/load."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""What a published package gets besides its playlists: validation, poster, storyboard, an MP4
-download, and the video's content embeddings and fingerprint (with near-duplicate check)."""
+"""Extras of a published package: validation, poster, storyboard, MP4 download, embeddings.
+
+The embeddings step also stores the video's fingerprint and checks it for near-duplicates."""
 
 from __future__ import annotations
 
