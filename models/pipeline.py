@@ -4,7 +4,8 @@ Offline evaluation and serving both call it. Sources (any ``Recommender``: colla
 content, trending) propose candidates; the ensemble blends them with per-source normalised
 scores and weights; an optional PyTorch ranker re-scores the blend from features;
 post-processing drops watched, unavailable and rule-breaking items, re-ranks for diversity and
-cuts to k. Users no source knows get the trending sources' items (optionally of chosen genres first).
+cuts to k. Users no source knows get the trending sources' items (optionally of chosen genres
+first).
 """
 
 from __future__ import annotations
