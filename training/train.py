@@ -19,8 +19,6 @@ at a time::
     registered = register_served(config, logged, scores)
 
 ``run_training(config)`` chains them all; ``run_evaluation(config)`` stops after scoring.
-Every call into ``models/`` goes through the functions of the "models API" section at the
-end of this file.
 """
 
 from __future__ import annotations
@@ -28,8 +26,6 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import tempfile
-from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -41,13 +37,7 @@ from core import columns as c
 from core.errors import DatasetError
 from core.eventlog import read_events
 from features.completion import completion_rates
-from training.evaluate import DEFAULT_KS, Holdout, build_holdout, evaluate_at, item_popularity
-from training.plots import plot_metric_vs_k, plot_popularity_bias
-from training.splits import temporal_split
-
-# isort: split
-# The models API (and training.tuning, which wraps the ensemble and the ranker): called only
-# from the "models API" section at the end of this file; the types are used throughout.
+from models.base import Recommender
 from models.config import ModelConfig
 from models.families import fit_source, make_source
 from models.interactions import Interactions, Weighting
@@ -62,6 +52,9 @@ from models.pipeline import RecommendationPipeline
 from models.postprocess import genre_vectors
 from models.ranker import RankerConfig
 from models.side_info import ItemFeatures
+from training.evaluate import DEFAULT_KS, Holdout, build_holdout, evaluate_at, item_popularity
+from training.plots import plot_metric_vs_k, plot_popularity_bias
+from training.splits import temporal_split
 from training.tuning import TuningReport, default_grids, fit_tuned_pipeline
 
 if TYPE_CHECKING:
@@ -193,7 +186,7 @@ class Split:
 class FittedModels:
     """Each source model and the tuned pipeline, fitted on the training split."""
 
-    models: dict[str, Any]
+    models: dict[str, Recommender]
     pipeline: RecommendationPipeline
     tuning: TuningReport
 
@@ -271,7 +264,7 @@ def load_data(config: RunConfig) -> LoadedData:
 def split_data(config: RunConfig, data: LoadedData) -> Split:
     """The temporal split, the training interactions and the test users' new positives."""
     train, test = temporal_split(data.events, config.split.test_fraction, by=config.split.by)
-    interactions = _interactions(train, config.split.weight)
+    interactions = Interactions.from_events(train, config.split.weight)
     return Split(
         train=train,
         test=test,
@@ -289,7 +282,11 @@ def fit_models(config: RunConfig, data: LoadedData, split: Split) -> FittedModel
             "the content model needs item metadata: give a catalogue with genres, tags or text"
         )
     models = {
-        name: _fit_source(name, config.source_configs, split.train_interactions, data)
+        name: fit_source(
+            make_source(name, config.source_configs.get(name)),
+            split.train_interactions,
+            data.item_features,
+        )
         for name in tqdm(list(config.models), desc="models", disable=not config.progress)
     }
     with tqdm(total=1, desc=PIPELINE, disable=not config.progress) as bar:
@@ -304,11 +301,14 @@ def score_models(
     """Holdout metrics at every metric cut-off for each model and the pipeline."""
     ks = config.metric_ks
     genres = _genres(data.item_features, split.train_interactions)
-    scored: dict[str, Any] = {**fitted.models, PIPELINE: fitted.pipeline}
+    scored: dict[str, Recommender | RecommendationPipeline] = {
+        **fitted.models,
+        PIPELINE: fitted.pipeline,
+    }
     metrics: dict[str, dict[str, float]] = {}
     recommended: dict[str, np.ndarray] = {}
     for name, model in scored.items():
-        recommend = _recommend_fn(model)
+        recommend = model.recommend
         metrics[name] = evaluate_at(recommend, split.holdout, split.train_interactions, ks, genres)
         recommended[name] = recommend(split.holdout.user_ids, max(ks))[0]
     return Evaluation(metrics=metrics, recommended=recommended)
@@ -343,7 +343,7 @@ def log_run(
     }
     common = _common_params(config, data, split)
     model_runs: dict[str, str] = {}
-    with _tracking(config.tracking.uri), tempfile.TemporaryDirectory() as tmp:
+    with tracking_uri_scope(config.tracking.uri), tempfile.TemporaryDirectory() as tmp:
         experiment_id = _experiment_id(config.tracking.artifacts_dir)
         with mlflow.start_run(experiment_id=experiment_id, run_name="train") as parent:
             mlflow.set_tags(tags)
@@ -353,9 +353,9 @@ def log_run(
                     experiment_id=experiment_id, run_name=name, nested=True
                 ) as run:
                     mlflow.set_tags(tags)
-                    mlflow.log_params(common | _model_params(name, model))
+                    mlflow.log_params(common | model.config.flat(name))
                     mlflow.log_metrics(scores.metrics[name])
-                    saved = _save(model, Path(tmp) / "models" / name)
+                    saved = model.save(Path(tmp) / "models" / name)
                     mlflow.log_artifacts(str(saved), "model")
                     model_runs[name] = run.info.run_id
             with mlflow.start_run(
@@ -366,12 +366,12 @@ def log_run(
                 mlflow.log_params({key: str(value)[:500] for key, value in params.items()})
                 mlflow.log_metrics(scores.metrics[PIPELINE])
                 mlflow.log_dict(tuning_summary(fitted.tuning), "tuning.json")
-                saved = _save(fitted.pipeline, Path(tmp) / "train-split")
+                saved = fitted.pipeline.save(Path(tmp) / "train-split")
                 mlflow.log_artifacts(str(saved), "pipeline")
                 model_runs[PIPELINE] = run.info.run_id
             for plot in _plots(config, split, scores, Path(tmp) / "plots"):
                 mlflow.log_artifact(str(plot), "plots")
-            model_uri = _log_served(_save(served, Path(tmp) / "served"))
+            model_uri = log_pipeline(served.save(Path(tmp) / "served"))
     return LoggedRun(
         experiment_id=experiment_id,
         run_id=parent.info.run_id,
@@ -390,7 +390,9 @@ def register_served(
     if config.tracking is None:
         raise ValueError("register_served needs config.tracking (an MLflow URI)")
     score = scores.metrics[PIPELINE]["ndcg_at_10"]
-    return _register(logged.model_uri, score, config.tracking.uri, config.registration.model_name)
+    return register_pipeline(
+        logged.model_uri, score, config.tracking.uri, config.registration.model_name
+    )
 
 
 def run_training(config: RunConfig) -> TrainReport:
@@ -532,14 +534,7 @@ def _plots(config: RunConfig, split: Split, scores: Evaluation, folder: Path) ->
     ]
 
 
-# -- models API -------------------------------------------------------------------------------
-# Every call into models/ (and into training.tuning, which wraps the ensemble and the ranker)
-# is in the functions below; the stages above only call these.
-
-
-def _interactions(events: pd.DataFrame, weight: Weighting) -> Interactions:
-    """The weighted user-item matrix of ``events``."""
-    return Interactions.from_events(events, weight)
+# -- the pipeline: tuned on validation, then refitted on every event --------------------------
 
 
 def _item_features(metadata: pd.DataFrame, embeddings: pd.DataFrame | None) -> ItemFeatures | None:
@@ -555,13 +550,6 @@ def _genres(
     without genres."""
     vectors = genre_vectors(features, interactions.item_ids)
     return (interactions.item_ids, vectors) if vectors is not None else None
-
-
-def _fit_source(
-    name: str, configs: Mapping[str, ModelConfig], interactions: Interactions, data: LoadedData
-) -> Any:
-    """Model ``name`` (its config from ``configs``, else the default) fitted on ``interactions``."""
-    return fit_source(make_source(name, configs.get(name)), interactions, data.item_features)
 
 
 def _fit_tuned_pipeline(
@@ -587,23 +575,13 @@ def _refit_pipeline(
 ) -> RecommendationPipeline:
     """``tuned``'s pipeline config, source configs and ranker, refitted on every event."""
     return RecommendationPipeline.fit(
-        _interactions(data.events, config.split.weight),
+        Interactions.from_events(data.events, config.split.weight),
         config=tuned.config,
         source_configs=dict(config.source_configs),
         item_features=data.item_features,
         ranker=tuned.ranker,
         completion=completion_rates(data.events),
     )
-
-
-def _recommend_fn(model: Any) -> Any:
-    """``(user_ids, k) -> (ids, scores)`` of a fitted model or pipeline."""
-    return model.recommend
-
-
-def _model_params(name: str, model: Any) -> dict[str, Any]:
-    """A fitted model's hyper-parameters as MLflow params prefixed ``name``."""
-    return dict(model.config.flat(name))
 
 
 def _pipeline_params(config: RunConfig, pipeline: RecommendationPipeline) -> dict[str, Any]:
@@ -615,23 +593,3 @@ def _pipeline_params(config: RunConfig, pipeline: RecommendationPipeline) -> dic
     if pipeline.ranker is not None:
         params |= pipeline.ranker.config.flat("ranker")
     return params
-
-
-def _save(model: Any, path: Path) -> Path:
-    """Save a fitted model or pipeline under ``path``; return its folder."""
-    return Path(model.save(path))
-
-
-def _tracking(uri: str) -> AbstractContextManager[None]:
-    """MLflow tracking at ``uri`` inside the block."""
-    return tracking_uri_scope(uri)
-
-
-def _log_served(pipeline_dir: Path) -> str:
-    """Log a saved pipeline as the active run's MLflow model; return its URI."""
-    return log_pipeline(pipeline_dir)
-
-
-def _register(model_uri: str, score: float, tracking_uri: str, name: str) -> RegisteredVersion:
-    """Register ``model_uri`` with the champion/challenger alias rule."""
-    return register_pipeline(model_uri, score, tracking_uri, name)
