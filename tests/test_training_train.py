@@ -15,11 +15,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from core import columns as c
 from core.errors import DatasetError, NotFoundError
 from core.eventlog import write_events
 from models.als import ALSConfig
+from models.itemknn import ItemKNNConfig
 from models.mlflow_registry import (
     CHALLENGER,
     CHAMPION,
@@ -231,3 +233,26 @@ def test_the_registered_model_serves_through_pyfunc(store: Store) -> None:
     assert frame[c.USER_ID].tolist() == [1, 1, 1, 88_888, 88_888, 88_888]
     assert frame[c.RANK].tolist() == [1, 2, 3, 1, 2, 3]
     assert frame[c.VIDEO_ID].between(10_000, 10_149).all()
+
+
+def test_a_run_config_round_trips_through_json_with_each_family_config(tmp_path: Path) -> None:
+    config = RunConfig(
+        events_path=tmp_path / "events.parquet",
+        models=("als", "itemknn"),
+        source_configs={"als": ALS, "itemknn": ItemKNNConfig(neighbours=7)},
+    )
+    again = RunConfig.model_validate_json(config.model_dump_json())
+    assert again == config
+    assert isinstance(again.source_configs["als"], ALSConfig)
+    assert again.source_configs["itemknn"] == ItemKNNConfig(neighbours=7)
+
+
+@pytest.mark.parametrize(
+    ("configs", "message"),
+    [({"nope": {}}, "unknown model 'nope'"), ({"als": {"factorz": 3}}, "factorz")],
+)
+def test_a_run_config_refuses_unknown_families_and_fields(
+    tmp_path: Path, configs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        RunConfig.model_validate({"events_path": str(tmp_path), "source_configs": configs})

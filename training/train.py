@@ -26,12 +26,13 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator
 
 from core import columns as c
 from core.errors import DatasetError
@@ -39,7 +40,7 @@ from core.eventlog import read_events
 from features.completion import completion_rates
 from models.base import Recommender
 from models.config import ModelConfig
-from models.families import fit_source, make_source
+from models.families import family, fit_source, make_source
 from models.interactions import Interactions, Weighting
 from models.mlflow_registry import (
     DEFAULT_MODEL_NAME,
@@ -155,6 +156,17 @@ class RunConfig(BaseModel):
     )
     registration: RegistrationSettings = Field(default_factory=RegistrationSettings)
     progress: bool = Field(False, description="Show progress bars.")
+
+    @field_validator("source_configs", mode="before")
+    @classmethod
+    def _family_configs(cls, value: object) -> object:
+        """Plain mappings (a config read back from JSON or YAML) become each family's config."""
+        if not isinstance(value, Mapping):
+            return value
+        return {
+            name: config if isinstance(config, ModelConfig) else family(name).config(**config)
+            for name, config in value.items()
+        }
 
     @property
     def metric_ks(self) -> list[int]:
