@@ -87,6 +87,28 @@ def evaluate_at(
     """Accuracy metrics at every k (one recommend call at the largest k), plus catalogue
     coverage, novelty, popularity bias and, given ``(item_ids, vectors)``, intra-list
     diversity at each k (names like ``ndcg_at_10``, ``coverage_at_10``)."""
+    ks = _cut_offs(ks)
+    ids, _ = recommend(test.user_ids, ks[-1])
+    return evaluate_ids(ids, test, train, ks, genre_vectors)
+
+
+def _cut_offs(ks: Iterable[int]) -> list[int]:
+    """``ks`` sorted without repeats; ``ValueError`` unless every one is positive."""
+    ks = sorted(set(ks))
+    if not ks or ks[0] <= 0:
+        raise ValueError(f"ks must be positive cut-offs, not {ks}")
+    return ks
+
+
+def evaluate_ids(
+    ids: np.ndarray,
+    test: Holdout,
+    train: Interactions,
+    ks: Iterable[int] = DEFAULT_KS,
+    genre_vectors: tuple[np.ndarray, object] | None = None,
+) -> dict[str, float]:
+    """``evaluate_at`` for lists already recommended: ``ids`` has a row per test user, at
+    least the largest k deep."""
     from training.metrics import (
         catalogue_coverage,
         intra_list_diversity,
@@ -94,10 +116,7 @@ def evaluate_at(
         popularity_bias,
     )
 
-    ks = sorted(set(ks))
-    if not ks or ks[0] <= 0:
-        raise ValueError(f"ks must be positive cut-offs, not {ks}")
-    ids, _ = recommend(test.user_ids, ks[-1])
+    ks = _cut_offs(ks)
     item_ids, counts = item_popularity(train)
     out: dict[str, float] = {}
     for k in ks:

@@ -53,7 +53,7 @@ from models.pipeline import RecommendationPipeline
 from models.postprocess import genre_vectors
 from models.ranker import RankerConfig
 from models.side_info import ItemFeatures
-from training.evaluate import DEFAULT_KS, Holdout, build_holdout, evaluate_at, item_popularity
+from training.evaluate import DEFAULT_KS, Holdout, build_holdout, evaluate_ids, item_popularity
 from training.plots import plot_metric_vs_k, plot_popularity_bias
 from training.splits import temporal_split
 from training.tuning import TuningReport, default_grids, fit_tuned_pipeline
@@ -320,9 +320,10 @@ def score_models(
     metrics: dict[str, dict[str, float]] = {}
     recommended: dict[str, np.ndarray] = {}
     for name, model in scored.items():
-        recommend = model.recommend
-        metrics[name] = evaluate_at(recommend, split.holdout, split.train_interactions, ks, genres)
-        recommended[name] = recommend(split.holdout.user_ids, max(ks))[0]
+        recommended[name] = model.recommend(split.holdout.user_ids, max(ks))[0]
+        metrics[name] = evaluate_ids(
+            recommended[name], split.holdout, split.train_interactions, ks, genres
+        )
     return Evaluation(metrics=metrics, recommended=recommended)
 
 
@@ -491,7 +492,8 @@ def item_features_from(
     embeddings = None
     if embeddings_path is not None and embeddings_path.is_file():
         embeddings = pd.read_parquet(embeddings_path, columns=[c.VIDEO_ID, "vector"])
-    return _item_features(metadata, embeddings)
+    features = ItemFeatures.from_metadata(metadata, embeddings=embeddings)
+    return features if features.n_features and features.matrix.nnz else None
 
 
 def tuning_summary(tuning: TuningReport) -> dict[str, Any]:
@@ -546,15 +548,6 @@ def _plots(config: RunConfig, split: Split, scores: Evaluation, folder: Path) ->
     ]
 
 
-# -- the pipeline: tuned on validation, then refitted on every event --------------------------
-
-
-def _item_features(metadata: pd.DataFrame, embeddings: pd.DataFrame | None) -> ItemFeatures | None:
-    """Item features from catalogue metadata (and content vectors); None when empty."""
-    features = ItemFeatures.from_metadata(metadata, embeddings=embeddings)
-    return features if features.n_features and features.matrix.nnz else None
-
-
 def _genres(
     features: ItemFeatures | None, interactions: Interactions
 ) -> tuple[np.ndarray, Any] | None:
@@ -564,6 +557,7 @@ def _genres(
     return (interactions.item_ids, vectors) if vectors is not None else None
 
 
+# -- the pipeline: tuned on validation, then refitted on every event --------------------------
 def _fit_tuned_pipeline(
     config: RunConfig, data: LoadedData, split: Split
 ) -> tuple[RecommendationPipeline, TuningReport]:
