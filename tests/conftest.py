@@ -27,7 +27,7 @@ DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
-def _service_unavailable(what: str, reason: str) -> None:
+def service_unavailable(what: str, reason: str) -> None:
     """Skip when an optional service is missing; fail when CI requires it."""
     message = f"{what} not reachable ({reason})"
     if os.environ.get("REELRANK_REQUIRE_SERVICES") == "1":
@@ -67,7 +67,7 @@ def postgres_url() -> Iterator[str]:
     """A migrated catalogue in a fresh schema of the real PostgreSQL server, dropped afterwards."""
     base = os.environ.get("REELRANK_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
     if not base:
-        _service_unavailable("PostgreSQL", "REELRANK_TEST_POSTGRES_URL is not set")
+        service_unavailable("PostgreSQL", "REELRANK_TEST_POSTGRES_URL is not set")
     from sqlalchemy import create_engine, text
 
     admin_url = "postgresql+psycopg://" + base.split("://", 1)[1]
@@ -78,7 +78,7 @@ def postgres_url() -> Iterator[str]:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
     except Exception as exc:
         admin.dispose()
-        _service_unavailable("PostgreSQL", str(exc).splitlines()[0])
+        service_unavailable("PostgreSQL", str(exc).splitlines()[0])
     sep = "&" if "?" in admin_url else "?"
     url = f"{admin_url}{sep}options=-csearch_path%3D{schema}"
     from core.db.migrate import upgrade
@@ -107,14 +107,14 @@ def redis_url() -> str:
     """The real Redis server's URL (a test database index), flushed before use."""
     url = os.environ.get("REELRANK_TEST_REDIS_URL", DEFAULT_REDIS_URL)
     if not url:
-        _service_unavailable("Redis", "REELRANK_TEST_REDIS_URL is not set")
+        service_unavailable("Redis", "REELRANK_TEST_REDIS_URL is not set")
     import redis
 
     client = redis.Redis.from_url(url)
     try:
         client.flushdb()
     except Exception as exc:
-        _service_unavailable("Redis", str(exc).splitlines()[0])
+        service_unavailable("Redis", str(exc).splitlines()[0])
     finally:
         client.close()
     return url

@@ -27,6 +27,7 @@ from media.hls.audio import package_audio
 from media.hls.master import write_master
 from media.hls.progressive import append_chunk, finish_rung
 from media.hls.validate import validate_package
+from tests.conftest import service_unavailable
 from tests.test_media_hls_package import build_package
 
 CHROMIUM = os.environ.get("REELRANK_CHROMIUM", "/usr/bin/chromium")
@@ -94,10 +95,7 @@ def _require_chromium() -> None:
     """Skip (or fail under ``REELRANK_REQUIRE_SERVICES=1``) when Chromium is absent."""
     if Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK):
         return
-    message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
-    if os.environ.get("REELRANK_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{message}; REELRANK_REQUIRE_SERVICES=1 makes this a failure")
-    pytest.skip(message)
+    service_unavailable("Chromium", f"not found at {CHROMIUM}; apt-get install -y chromium")
 
 
 def _hlsjs() -> Path:
