@@ -193,3 +193,14 @@ RANKER_DEFAULTS: dict[str, float] = {
     name: (-1.0 if name in {USER_PREFERRED_HOUR, USER_RECENCY_DAYS, VIDEO_AGE_DAYS} else 0.0)
     for name in RANKER_FEATURES
 }
+
+#: The ranker's user columns, video columns and on-demand columns: RANKER_FEATURES is exactly
+#: their concatenation, in this order.
+USER_RANKER_FEATURES: tuple[str, ...] = tuple(
+    name for name in (*USER_ACTIVITY_FEATURES, *USER_TASTE_FEATURES) if name in RANKER_FEATURES
+)
+VIDEO_RANKER_FEATURES: tuple[str, ...] = tuple(
+    name
+    for name in (*VIDEO_POPULARITY_FEATURES, *VIDEO_CONTENT_FEATURES)
+    if name in RANKER_FEATURES
+)

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from core import columns as c
-from core.errors import NotFoundError, ReelRankError
+from core.errors import ReelRankError
 from features import schema as s
 from features.build import FeatureTables, build_feature_tables
+from features.stamp import MaterializeStamp, write_stamp
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -152,15 +153,35 @@ def open_store(repo_dir: Path) -> FeatureStore:
     return FeatureStore(repo_path=str(repo_dir.resolve()))
 
 
+def source_tables(repo_dir: Path) -> dict[str, Path]:
+    """Each feature view's batch table under ``repo_dir`` (view name -> parquet path)."""
+    from feast import FeatureView
+
+    tables: dict[str, Path] = {}
+    for obj in feature_objects():
+        if isinstance(obj, FeatureView):
+            source = obj.batch_source
+            tables[obj.name] = repo_dir / str(getattr(source, "path", ""))
+    return tables
+
+
 def apply(repo_dir: Path) -> None:
-    """Register the definitions in the repo's registry and create the online tables."""
+    """Register the definitions in the repo's registry and create the online tables.
+
+    Raises FeatureStoreError naming every feature view whose source table is missing.
+    """
+    missing = {name: path for name, path in source_tables(repo_dir).items() if not path.is_file()}
+    if missing:
+        shown = "; ".join(f"feature view {name!r} has no source table {path}" for name, path in missing.items())
+        raise FeatureStoreError(f"cannot apply: {shown} (run `reelrank features build` first)")
     open_store(repo_dir).apply(feature_objects())
 
 
-def materialize(repo_dir: Path, end: datetime, start: datetime | None = None) -> None:
+def materialize(repo_dir: Path, end: datetime, start: datetime | None = None) -> MaterializeStamp:
     """Load every table row with ``start <= event_timestamp <= end`` into the online store.
 
     ``start`` defaults to the earliest row of the tables, so one call covers their range.
+    Writes the stamp that online clients watch to refresh their video snapshot.
     """
     store = open_store(repo_dir)
     end = _utc(end)
@@ -169,51 +190,7 @@ def materialize(repo_dir: Path, end: datetime, start: datetime | None = None) ->
         raise FeatureStoreError(f"cannot materialize: start {start} is after end {end}")
     # The file offline store filters with both bounds inclusive.
     store.materialize(start_date=start, end_date=end)
-
-
-class FeatureClient:
-    """Online lookups of the ``recommender_v1`` features from an applied, materialized repo."""
-
-    def __init__(self, repo_dir: Path) -> None:
-        self.repo_dir = repo_dir
-        self._store = open_store(repo_dir)
-        try:
-            self._service = self._store.get_feature_service(s.RECOMMENDER_SERVICE)
-        except Exception as exc:  # Feast raises its own not-found types
-            raise NotFoundError(
-                f"feature service {s.RECOMMENDER_SERVICE!r} is not registered in {repo_dir}: "
-                "apply the feature repo first"
-            ) from exc
-
-    def features_for(self, user_id: int, video_ids: list[int]) -> pd.DataFrame:
-        """One row per ``video_ids`` entry (same order): its features plus the user's.
-
-        Unknown users or videos give NaN (NaT for timestamps); counts come back as float64
-        so missing values fit.
-        """
-        import pandas as pd
-
-        if not video_ids:
-            return self._conform(pd.DataFrame(columns=[c.USER_ID, c.VIDEO_ID]))
-        rows = [{c.USER_ID: int(user_id), c.VIDEO_ID: int(v)} for v in video_ids]
-        frame = self._store.get_online_features(features=self._service, entity_rows=rows).to_df()
-        return self._conform(frame)
-
-    @staticmethod
-    def _conform(frame: pd.DataFrame) -> pd.DataFrame:
-        """Fixed columns and dtypes: ids int64, timestamps UTC, other features float64."""
-        import pandas as pd
-
-        out = pd.DataFrame(index=frame.index)
-        out[c.USER_ID] = frame[c.USER_ID].astype("int64")
-        out[c.VIDEO_ID] = frame[c.VIDEO_ID].astype("int64")
-        for name in (*s.VIDEO_FEATURES, *s.USER_FEATURES):
-            values = frame[name] if name in frame else pd.Series(None, index=frame.index)
-            if name in s.TIMESTAMP_FEATURES:
-                out[name] = pd.to_datetime(values, utc=True).dt.as_unit("us")
-            else:
-                out[name] = pd.to_numeric(values, errors="coerce").astype("float64")
-        return out.reset_index(drop=True)
+    return write_stamp(repo_dir, "materialize", start=start, end=end)
 
 
 def sync_features(
@@ -222,11 +199,18 @@ def sync_features(
     online: OnlineStore = "sqlite",
     redis_connection: str | None = None,
     as_of: datetime | None = None,
+    database_url: str | None = None,
 ) -> FeatureSyncReport:
-    """Build the tables from the event log, write the config, apply and materialize."""
+    """Build the tables from the event log (and the catalogue's videos), write the config,
+    apply and materialize."""
+    from features.videos import empty_videos, load_videos
+
     repo_dir = paths.features
     started = time.perf_counter()
-    tables = build_feature_tables(events_path, repo_dir / s.TABLES_DIR, as_of)
+    videos = load_videos(database_url) if database_url else empty_videos()
+    tables = build_feature_tables(
+        events_path, videos, repo_dir / s.TABLES_DIR, as_of, embedding_file=paths.embeddings_file
+    )
     built = time.perf_counter()
     write_store_config(repo_dir, online, redis_connection)
     apply(repo_dir)
@@ -258,8 +242,8 @@ def _earliest_row(repo_dir: Path) -> datetime:
     import pandas as pd
 
     earliest: list[datetime] = []
-    for name in (s.USER_STATS_FILE, s.VIDEO_STATS_FILE):
-        path = repo_dir / name
+    for view in s.VIEWS:
+        path = repo_dir / s.table_file(view)
         if not path.is_file():
             raise FeatureStoreError(f"no feature table at {path}: build the feature tables first")
         stamps = pd.read_parquet(path, columns=[c.EVENT_TIMESTAMP])[c.EVENT_TIMESTAMP]

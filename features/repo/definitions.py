@@ -4,12 +4,13 @@ Only module-level definitions live here: Feast imports every ``.py`` file of a r
 FileSource paths are relative; Feast resolves them against the repo folder that holds
 ``feature_store.yaml``, which ``features.store.write_store_config`` generates under the data
 root (``get_settings().paths.features``), so the parquet tables live there and never in git.
+Column meanings are documented once, in ``features.schema``; ``features.build`` computes them.
 """
 
 from datetime import timedelta
 
-from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
-from feast.types import Float64, Int64, UnixTimestamp
+from feast import Entity, FeatureService, FeatureView, Field, FileSource, PushSource, ValueType
+from feast.types import Array, Float64, Int64, String, UnixTimestamp
 
 from core import columns as c
 from features import schema as s
@@ -30,70 +31,94 @@ video = Entity(
     description="A video in the catalogue.",
 )
 
-# Daily snapshots of each user's cumulative activity, written by features.build.
-user_stats_source = FileSource(
-    name="user_stats_source",
-    path=s.USER_STATS_FILE,
-    timestamp_field=c.EVENT_TIMESTAMP,
-    created_timestamp_column=c.CREATED,
-    description="Per-user activity snapshots built from the event log.",
+
+def _source(view: str, description: str) -> FileSource:
+    return FileSource(
+        name=f"{view}_source",
+        path=s.table_file(view),
+        timestamp_field=c.EVENT_TIMESTAMP,
+        created_timestamp_column=c.CREATED,
+        description=description,
+    )
+
+
+def _dtype(name: str) -> object:
+    if name in s.TIMESTAMP_FEATURES:
+        return UnixTimestamp
+    if name == s.USER_GENRE_WEIGHTS:
+        return Array(Float64)
+    if name in s.LIST_FEATURES:
+        return Array(String)
+    if name in s.STRING_FEATURES:
+        return String
+    return Int64 if name in s.INT_FEATURES else Float64
+
+
+def _fields(view: str) -> list[Field]:
+    return [Field(name=name, dtype=_dtype(name)) for name in s.VIEW_FEATURES[view]]  # type: ignore[arg-type]
+
+
+user_activity_source = _source(s.USER_ACTIVITY, "Per-user activity snapshots (features.build).")
+user_taste_source = _source(s.USER_TASTE, "Per-user taste snapshots (features.build).")
+video_popularity_source = _source(s.VIDEO_POPULARITY, "Per-video engagement snapshots.")
+video_content_source = _source(s.VIDEO_CONTENT, "Per-video catalogue facts.")
+
+# Fresh user activity, recomputed from a user's events when they arrive, written online only;
+# its batch source is the built table, so training reads the same definition.
+user_activity_push = PushSource(
+    name=s.USER_ACTIVITY_PUSH,
+    batch_source=user_activity_source,
+    description="User activity rows recomputed when new events arrive.",
 )
 
-# Daily snapshots of each video's cumulative engagement, written by features.build.
-video_stats_source = FileSource(
-    name="video_stats_source",
-    path=s.VIDEO_STATS_FILE,
-    timestamp_field=c.EVENT_TIMESTAMP,
-    created_timestamp_column=c.CREATED,
-    description="Per-video engagement snapshots built from the event log.",
-)
-
-# What a user has done: volume, recency, breadth and taste. Snapshots are cumulative, so a
-# user's latest row never expires (ttl 0 = no limit).
-user_stats = FeatureView(
-    name=s.USER_STATS,
+# What a user has done lately and overall. Snapshots are cumulative: a user's latest row never
+# expires (ttl 0 = no limit); windowed counts decay through the builder's decay rows.
+user_activity = FeatureView(
+    name=s.USER_ACTIVITY,
     entities=[user],
     ttl=timedelta(0),
-    schema=[
-        Field(name=c.USER_ID, dtype=Int64),
-        Field(name=s.USER_EVENTS_7D, dtype=Int64, description="Events in the last 7 days."),
-        Field(name=s.USER_EVENTS_TOTAL, dtype=Int64, description="Events ever."),
-        Field(name=s.USER_PLAYS, dtype=Int64, description="Play events ever."),
-        Field(name=s.USER_WATCH_SECONDS, dtype=Float64, description="Seconds watched ever."),
-        Field(name=s.USER_DISTINCT_VIDEOS, dtype=Int64, description="Videos interacted with."),
-        Field(name=s.USER_MEAN_RATING, dtype=Float64, description="Mean rating given."),
-        Field(name=s.USER_LAST_ACTIVE, dtype=UnixTimestamp, description="Latest event time."),
-    ],
+    schema=_fields(s.USER_ACTIVITY),
     online=True,
-    source=user_stats_source,
+    source=user_activity_push,
     tags={"owner": "features", "entity": "user"},
 )
 
-# How a video performs: reach, engagement, quality and its popularity rank among all videos.
-video_stats = FeatureView(
-    name=s.VIDEO_STATS,
+# What a user likes: genre affinity, language, typical video length.
+user_taste = FeatureView(
+    name=s.USER_TASTE,
+    entities=[user],
+    ttl=timedelta(0),
+    schema=_fields(s.USER_TASTE),
+    online=True,
+    source=user_taste_source,
+    tags={"owner": "features", "entity": "user"},
+)
+
+# How a video performs: reach, engagement and a decayed trending mass.
+video_popularity = FeatureView(
+    name=s.VIDEO_POPULARITY,
     entities=[video],
     ttl=timedelta(0),
-    schema=[
-        Field(name=c.VIDEO_ID, dtype=Int64),
-        Field(name=s.VIDEO_PLAYS, dtype=Int64, description="Play events ever."),
-        Field(name=s.VIDEO_IMPRESSIONS, dtype=Int64, description="Impression events ever."),
-        Field(name=s.VIDEO_CLICKS, dtype=Int64, description="Click events ever."),
-        Field(name=s.VIDEO_CTR, dtype=Float64, description="Clicks per impression."),
-        Field(name=s.VIDEO_COMPLETION_RATE, dtype=Float64, description="Completes per play."),
-        Field(name=s.VIDEO_MEAN_WATCH_SECONDS, dtype=Float64, description="Seconds per play."),
-        Field(name=s.VIDEO_LIKES, dtype=Int64, description="Like events ever."),
-        Field(name=s.VIDEO_MEAN_RATING, dtype=Float64, description="Mean rating received."),
-        Field(name=s.VIDEO_POPULARITY_RANK, dtype=Int64, description="1 = most plays."),
-    ],
+    schema=_fields(s.VIDEO_POPULARITY),
     online=True,
-    source=video_stats_source,
+    source=video_popularity_source,
     tags={"owner": "features", "entity": "video"},
 )
 
-# Everything the first recommender ranks with: the video's and the viewer's stats.
-recommender_v1 = FeatureService(
-    name=s.RECOMMENDER_SERVICE,
-    features=[video_stats, user_stats],
-    description="Features of the v1 ranking model: video stats plus the viewer's stats.",
+# What a video is: duration, language, genres, publication time, content vector reference.
+video_content = FeatureView(
+    name=s.VIDEO_CONTENT,
+    entities=[video],
+    ttl=timedelta(0),
+    schema=_fields(s.VIDEO_CONTENT),
+    online=True,
+    source=video_content_source,
+    tags={"owner": "features", "entity": "video"},
+)
+
+# Everything the ranker learns from and is served with (plus features.on_demand).
+ranker_v1 = FeatureService(
+    name=s.RANKER_SERVICE,
+    features=[user_activity, user_taste, video_popularity, video_content],
+    description="Features of the ranker: user activity and taste, video popularity and content.",
 )

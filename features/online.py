@@ -1,0 +1,238 @@
+"""Online features for serving: the ranker's vectors for one user and up to 500 candidates.
+
+Video rows change slowly and every request shares them, so the client keeps an in-process
+snapshot of the video views, read from the online store and refreshed when the store's stamp
+(``features.stamp``) says a materialization or push landed; per request it reads only the
+user's rows. Unknown ids get the defaults; a missing or unreadable online store is reported by
+``health`` and raises ``FeatureStoreError`` from lookups, so callers can fall back.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core import columns as c
+from features import schema as s
+from features.stamp import stamp_version
+from features.store import FeatureStoreError, open_store
+from features.vectors import floats, numeric_values, on_demand_values
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from feast import FeatureStore
+
+#: Most candidates one call may ask for.
+MAX_CANDIDATES = 500
+#: Video columns the snapshot keeps raw (the on-demand features read them per request).
+_VIDEO_RAW = (
+    s.VIDEO_PUBLISHED_AT,
+    s.VIDEO_TRENDING_AT,
+    s.VIDEO_TRENDING_MASS,
+    s.VIDEO_GENRES,
+    s.VIDEO_LANGUAGE,
+)
+
+
+def _refs(views: tuple[str, ...]) -> list[str]:
+    return [f"{view}:{name}" for view in views for name in s.VIEW_FEATURES[view]]
+
+
+@dataclass(frozen=True)
+class VideoSnapshot:
+    """Every known video's ranker columns (defaults filled) and raw on-demand inputs."""
+
+    video_ids: np.ndarray  # sorted int64
+    values: np.ndarray  # float64 (n, len(VIDEO_RANKER_FEATURES))
+    raw: dict[str, np.ndarray]  # the _VIDEO_RAW columns (timestamps as float ns), aligned
+    version: tuple[int, int, int]
+    loaded_at: float
+
+    def positions(self, video_ids: np.ndarray) -> np.ndarray:
+        """Index of each of ``video_ids`` in the snapshot, -1 for unknown ids."""
+        if self.video_ids.size == 0:
+            return np.full(video_ids.shape, -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.video_ids, video_ids), self.video_ids.size - 1)
+        return np.where(self.video_ids[pos] == video_ids, pos, -1)
+
+    def take(self, positions: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Ranker columns and raw inputs at ``positions`` (-1: defaults / missing)."""
+        known = positions >= 0
+        defaults = np.asarray([s.RANKER_DEFAULTS[n] for n in s.VIDEO_RANKER_FEATURES])
+        values = np.where(known[:, None], self.values[np.maximum(positions, 0)], defaults)
+        raw = {}
+        for name, column in self.raw.items():
+            picked = column[np.maximum(positions, 0)] if column.size else column
+            if not column.size:
+                picked = np.full(positions.shape, np.nan if column.dtype == np.float64 else None)
+            elif not known.all():
+                picked = picked.copy()
+                picked[~known] = np.nan if column.dtype == np.float64 else None
+            raw[name] = picked
+        return values, raw
+
+
+class OnlineFeatures:
+    """The ``ranker_v1`` features from an applied, materialized Feast repo.
+
+    ``check_every_s``: how often (at most) a lookup checks the store's stamp for a refresh.
+    """
+
+    def __init__(self, repo_dir: Path, check_every_s: float = 1.0) -> None:
+        self.repo_dir = repo_dir
+        self.check_every_s = check_every_s
+        self._store: FeatureStore = open_store(repo_dir)
+        try:
+            self._store.get_feature_service(s.RANKER_SERVICE)
+        except Exception as exc:  # Feast raises its own not-found types
+            raise FeatureStoreError(
+                f"feature service {s.RANKER_SERVICE!r} is not registered in {repo_dir}: "
+                "run `reelrank features apply` first"
+            ) from exc
+        self._user_refs = _refs(s.USER_VIEWS)
+        self._video_refs = _refs(s.VIDEO_VIEWS)
+        self._lock = threading.Lock()
+        self._snapshot: VideoSnapshot | None = None
+        self._checked = 0.0
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The ranker feature columns, in order."""
+        return s.RANKER_FEATURES
+
+    # -- snapshot -----------------------------------------------------------------------------
+    @property
+    def snapshot(self) -> VideoSnapshot:
+        """The current video snapshot, loading or refreshing it when the stamp changed."""
+        now = time.monotonic()
+        snap = self._snapshot
+        if snap is not None and now - self._checked < self.check_every_s:
+            return snap
+        self._checked = now
+        version = stamp_version(self.repo_dir)
+        if snap is not None and snap.version == version:
+            return snap
+        with self._lock:
+            if self._snapshot is None or self._snapshot.version != version:
+                self._snapshot = self._load_snapshot(version)
+            return self._snapshot
+
+    def refresh(self) -> VideoSnapshot:
+        """Reload the snapshot now, whatever the stamp says."""
+        with self._lock:
+            self._snapshot = self._load_snapshot(stamp_version(self.repo_dir))
+            self._checked = time.monotonic()
+            return self._snapshot
+
+    def known_video_ids(self) -> np.ndarray:
+        """Sorted ids of every video in the built video tables."""
+        import pandas as pd
+
+        ids: list[np.ndarray] = []
+        for view in s.VIDEO_VIEWS:
+            path = self.repo_dir / s.table_file(view)
+            if path.is_file():
+                ids.append(pd.read_parquet(path, columns=[c.VIDEO_ID])[c.VIDEO_ID].to_numpy())
+        if not ids:
+            return np.empty(0, dtype=np.int64)
+        return np.unique(np.concatenate(ids).astype(np.int64))
+
+    def _load_snapshot(self, version: tuple[int, int, int]) -> VideoSnapshot:
+        from features.on_demand import nanoseconds
+
+        ids = self.known_video_ids()
+        rows = self._read(self._video_refs, c.VIDEO_ID, ids)
+        raw: dict[str, np.ndarray] = {}
+        for name in _VIDEO_RAW:
+            if name in s.TIMESTAMP_FEATURES:
+                raw[name] = nanoseconds(rows[name]) if ids.size else np.empty(0)
+            elif name == s.VIDEO_TRENDING_MASS:
+                raw[name] = floats(rows[name])
+            else:
+                column = np.empty(ids.size, dtype=object)
+                column[:] = list(rows[name])
+                raw[name] = column
+        return VideoSnapshot(
+            video_ids=ids,
+            values=numeric_values(rows, s.VIDEO_RANKER_FEATURES, ids.size),
+            raw=raw,
+            version=version,
+            loaded_at=time.time(),
+        )
+
+    # -- lookups ------------------------------------------------------------------------------
+    def _read(self, refs: list[str], key: str, ids: np.ndarray) -> dict[str, list[Any]]:
+        """Online values of ``refs`` for entity ``key`` = each of ``ids`` (same order)."""
+        if ids.size == 0:
+            return {key: [], **{ref.split(":", 1)[1]: [] for ref in refs}}
+        entity_rows = [{key: int(i)} for i in ids.tolist()]
+        try:
+            response = self._store.get_online_features(features=refs, entity_rows=entity_rows)
+            return response.to_dict()
+        except Exception as exc:  # the store is missing, unreachable or not materialized
+            raise FeatureStoreError(
+                f"the online feature store of {self.repo_dir} cannot be read: {exc}"
+            ) from exc
+
+    def user_rows(self, user_ids: np.ndarray) -> dict[str, list[Any]]:
+        """The user views' online values of each of ``user_ids`` (same order; unknown: None)."""
+        return self._read(self._user_refs, c.USER_ID, np.asarray(user_ids, dtype=np.int64))
+
+    def vectors(
+        self, user_id: int, video_ids: np.ndarray, at: datetime | None = None
+    ) -> np.ndarray:
+        """float32 ``(len(video_ids), len(RANKER_FEATURES))`` for one user's candidates."""
+        from features.on_demand import nanoseconds
+
+        videos = np.asarray(video_ids, dtype=np.int64)
+        n = videos.size
+        if n > MAX_CANDIDATES:
+            raise ValueError(f"{n} candidates asked for; one call serves at most {MAX_CANDIDATES}")
+        moment = at or datetime.now(UTC)
+        at_ns = np.full(n, nanoseconds([moment])[0])
+        user = self.user_rows(np.array([int(user_id)]))
+        user_values = numeric_values(user, s.USER_RANKER_FEATURES, 1)
+        video_values, rows = self.snapshot.take(self.snapshot.positions(videos))
+        last_active = nanoseconds(user[s.USER_LAST_ACTIVE])[0]
+        rows[s.USER_LAST_ACTIVE] = np.full(n, last_active)
+        for name in (s.USER_GENRES, s.USER_GENRE_WEIGHTS, s.USER_LANGUAGE):
+            rows[name] = [user[name][0]] * n
+        demand = on_demand_values(rows, at_ns, n)
+        users = np.broadcast_to(user_values, (n, user_values.shape[1]))
+        return np.concatenate([users, video_values, demand], axis=1).astype(np.float32)
+
+    def features_for(
+        self, user_id: int, video_ids: list[int], at: datetime | None = None
+    ) -> pd.DataFrame:
+        """One row per ``video_ids`` entry (same order): ids and the ranker features."""
+        import pandas as pd
+
+        values = self.vectors(user_id, np.asarray(video_ids, dtype=np.int64), at)
+        frame = pd.DataFrame(values.astype(np.float64), columns=list(s.RANKER_FEATURES))
+        frame.insert(0, c.VIDEO_ID, np.asarray(video_ids, dtype=np.int64))
+        frame.insert(0, c.USER_ID, np.full(len(video_ids), int(user_id), dtype=np.int64))
+        return frame
+
+    def pair_features(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """float32 ``(n, width, F)`` for each user's candidate row (padding gets defaults)."""
+        users = np.asarray(user_ids, dtype=np.int64)
+        out = np.empty((users.size, item_ids.shape[1], len(self.names)), dtype=np.float32)
+        for i, user in enumerate(users.tolist()):
+            out[i] = self.vectors(int(user), item_ids[i])
+        return out
+
+    def health(self) -> tuple[bool, str]:
+        """Whether the online store answers, and a one-line reason."""
+        try:
+            snap = self.snapshot
+            self.user_rows(np.array([0]))
+        except Exception as exc:  # report, never raise
+            return False, str(exc)
+        return True, f"{snap.video_ids.size} videos in the snapshot"
+
