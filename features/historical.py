@@ -22,6 +22,7 @@ from features.vectors import ranker_matrix
 if TYPE_CHECKING:
     import pandas as pd
 
+
 def historical_rows(repo_dir: Path, entities: pd.DataFrame) -> pd.DataFrame:
     """The ranker service's view columns joined point-in-time to each ``entities`` row.
 
@@ -66,7 +67,9 @@ def historical_rows(repo_dir: Path, entities: pd.DataFrame) -> pd.DataFrame:
                 f"the point-in-time join of {key} returned {len(joined)} rows for {len(keys)}"
             )
         columns = [col for col in joined.columns if col not in (key, c.EVENT_TIMESTAMP)]
-        out = out.merge(joined[[key, c.EVENT_TIMESTAMP, *columns]], on=[key, c.EVENT_TIMESTAMP], how="left")
+        out = out.merge(
+            joined[[key, c.EVENT_TIMESTAMP, *columns]], on=[key, c.EVENT_TIMESTAMP], how="left"
+        )
     return out
 
 

@@ -235,4 +235,3 @@ class OnlineFeatures:
         except Exception as exc:  # report, never raise
             return False, str(exc)
         return True, f"{snap.video_ids.size} videos in the snapshot"
-

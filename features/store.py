@@ -25,7 +25,6 @@ from features.build import FeatureTables, build_feature_tables
 from features.stamp import MaterializeStamp, write_stamp
 
 if TYPE_CHECKING:
-    import pandas as pd
     from feast import FeatureStore
 
     from core.paths import DataPaths
@@ -172,7 +171,9 @@ def apply(repo_dir: Path) -> None:
     """
     missing = {name: path for name, path in source_tables(repo_dir).items() if not path.is_file()}
     if missing:
-        shown = "; ".join(f"feature view {name!r} has no source table {path}" for name, path in missing.items())
+        shown = "; ".join(
+            f"feature view {name!r} has no source table {path}" for name, path in missing.items()
+        )
         raise FeatureStoreError(f"cannot apply: {shown} (run `reelrank features build` first)")
     open_store(repo_dir).apply(feature_objects())
 
@@ -193,6 +194,22 @@ def materialize(repo_dir: Path, end: datetime, start: datetime | None = None) ->
     return write_stamp(repo_dir, "materialize", start=start, end=end)
 
 
+def build_tables_from_log(
+    events_path: Path,
+    repo_dir: Path,
+    database_url: str | None = None,
+    as_of: datetime | None = None,
+    embedding_file: Path | None = None,
+) -> FeatureTables:
+    """Build every view's table from the event log and the catalogue's videos into the repo."""
+    from features.videos import empty_videos, load_videos
+
+    videos = load_videos(database_url) if database_url else empty_videos()
+    return build_feature_tables(
+        events_path, videos, repo_dir / s.TABLES_DIR, as_of, embedding_file=embedding_file
+    )
+
+
 def sync_features(
     events_path: Path,
     paths: DataPaths,
@@ -201,15 +218,11 @@ def sync_features(
     as_of: datetime | None = None,
     database_url: str | None = None,
 ) -> FeatureSyncReport:
-    """Build the tables from the event log (and the catalogue's videos), write the config,
-    apply and materialize."""
-    from features.videos import empty_videos, load_videos
-
+    """Build the tables (events + catalogue videos), write the config, apply, materialize."""
     repo_dir = paths.features
     started = time.perf_counter()
-    videos = load_videos(database_url) if database_url else empty_videos()
-    tables = build_feature_tables(
-        events_path, videos, repo_dir / s.TABLES_DIR, as_of, embedding_file=paths.embeddings_file
+    tables = build_tables_from_log(
+        events_path, repo_dir, database_url, as_of, embedding_file=paths.embeddings_file
     )
     built = time.perf_counter()
     write_store_config(repo_dir, online, redis_connection)
@@ -227,6 +240,11 @@ def sync_features(
     )
 
 
+def latest_row(repo_dir: Path) -> datetime:
+    """The newest ``event_timestamp`` across the feature tables of ``repo_dir``."""
+    return _edge_row(repo_dir, newest=True)
+
+
 def _quiet_feast() -> None:
     """Turn Feast's usage telemetry off for this process unless the caller chose otherwise."""
     os.environ.setdefault("FEAST_USAGE", "False")
@@ -239,16 +257,23 @@ def _utc(moment: datetime) -> datetime:
 
 def _earliest_row(repo_dir: Path) -> datetime:
     """The earliest ``event_timestamp`` across the feature tables of ``repo_dir``."""
+    return _edge_row(repo_dir, newest=False)
+
+
+def _edge_row(repo_dir: Path, newest: bool) -> datetime:
+    """The earliest (or newest) ``event_timestamp`` across the tables of ``repo_dir``."""
     import pandas as pd
 
-    earliest: list[datetime] = []
+    found: list[datetime] = []
     for view in s.VIEWS:
         path = repo_dir / s.table_file(view)
         if not path.is_file():
-            raise FeatureStoreError(f"no feature table at {path}: build the feature tables first")
+            raise FeatureStoreError(
+                f"no feature table at {path}: run `reelrank features build` first"
+            )
         stamps = pd.read_parquet(path, columns=[c.EVENT_TIMESTAMP])[c.EVENT_TIMESTAMP]
         if not stamps.empty:
-            earliest.append(stamps.min().to_pydatetime())
-    if not earliest:
+            found.append((stamps.max() if newest else stamps.min()).to_pydatetime())
+    if not found:
         raise FeatureStoreError(f"the feature tables under {repo_dir} are empty")
-    return _utc(min(earliest))
+    return _utc(max(found) if newest else min(found))

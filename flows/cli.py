@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -131,14 +132,95 @@ def synth_cmd(
     typer.echo(synthesize(config, url, _settings().paths.events_file).summary())
 
 
+AsOfOption = Annotated[
+    datetime | None,
+    typer.Option(help="Ignore events after this time (UTC); default: the latest event."),
+]
+
+
+@features_app.command("build")
+def features_build_cmd(as_of: AsOfOption = None) -> None:
+    """Compute every feature view's table from the event log and the catalogue."""
+    from features.store import build_tables_from_log, write_store_config
+
+    settings = _settings()
+    paths = settings.paths.ensure()
+    tables = build_tables_from_log(
+        paths.events_file,
+        paths.features,
+        _migrated_url(),
+        as_of,
+        embedding_file=paths.embeddings_file,
+    )
+    write_store_config(paths.features, settings.online_store, settings.redis_url)
+    rows = ", ".join(f"{view} {n}" for view, n in tables.rows.items())
+    typer.echo(f"built feature tables as of {tables.as_of.isoformat()}: {rows}")
+
+
+@features_app.command("apply")
+def features_apply_cmd() -> None:
+    """Register the feature definitions (config from the settings) and create online tables."""
+    from features.store import apply, write_store_config
+
+    settings = _settings()
+    paths = settings.paths.ensure()
+    write_store_config(paths.features, settings.online_store, settings.redis_url)
+    apply(paths.features)
+    typer.echo(f"applied the feature repo at {paths.features} ({settings.online_store} online)")
+
+
+@features_app.command("materialize")
+def features_materialize_cmd(
+    end: Annotated[
+        datetime | None, typer.Option(help="Load rows up to this time; default: the newest row.")
+    ] = None,
+) -> None:
+    """Load the tables' rows into the online store."""
+    from features.store import latest_row, materialize
+
+    paths = _settings().paths
+    stamp = materialize(paths.features, end=end or latest_row(paths.features))
+    typer.echo(f"materialized up to {stamp.materialized_end} (online change #{stamp.version})")
+
+
+@features_app.command("status")
+def features_status_cmd(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Each view's rows, last materialization and staleness; exit 1 when not ready."""
+    import dataclasses
+    import json
+
+    from features.status import feature_status
+
+    status = feature_status(_settings().paths.features)
+    if json_out:
+        body = dataclasses.asdict(status) | {
+            "healthy": status.healthy,
+            "staleness_s": status.staleness_s,
+        }
+        typer.echo(json.dumps(body, default=str, indent=2))
+    else:
+        typer.echo("\n".join(status.lines()))
+    if not status.healthy:
+        raise typer.Exit(1)
+
+
 @features_app.command("sync")
-def features_sync_cmd() -> None:
-    """Build feature tables from the event log, apply the Feast repo and materialize."""
+def features_sync_cmd(as_of: AsOfOption = None) -> None:
+    """build, apply and materialize in one go."""
     from features.store import sync_features
 
     settings = _settings()
     paths = settings.paths.ensure()
-    report = sync_features(paths.events_file, paths, settings.online_store, settings.redis_url)
+    report = sync_features(
+        paths.events_file,
+        paths,
+        settings.online_store,
+        settings.redis_url,
+        as_of,
+        database_url=_migrated_url(),
+    )
     typer.echo(report.summary())
 
 
@@ -248,6 +330,22 @@ def bench_recs_cmd(
 
     _settings()
     bench_recs(dataset, json_path, models=_models(model))
+
+
+@bench_app.command("features")
+def bench_features_cmd(
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+    candidates: Annotated[int, typer.Option(min=1, max=500, help="Videos per request.")] = 200,
+    requests: Annotated[int, typer.Option(min=10, max=100_000, help="Timed requests.")] = 2000,
+    redis_url: Annotated[
+        str, typer.Option(help="Redis to time as well (skipped when it does not answer).")
+    ] = "redis://127.0.0.1:6379/14",
+) -> None:
+    """Online feature latency, 1 user x N candidates, on SQLite and (if reachable) Redis."""
+    from training.feature_bench import bench_features
+
+    _settings()
+    bench_features(json_path, candidates=candidates, requests=requests, redis_url=redis_url)
 
 
 @media_app.command("ingest")

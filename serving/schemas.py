@@ -64,3 +64,14 @@ class Health(BaseModel):
     status: str
     database: str
     model: str | None
+
+
+class Readiness(BaseModel):
+    """Whether the service serves recommendations as trained, and what is missing if not."""
+
+    ready: bool
+    model: str | None
+    ranking: str
+    features: str
+    feature_staleness_s: float | None
+    problems: list[str]
