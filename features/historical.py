@@ -62,10 +62,8 @@ def historical_rows(repo_dir: Path, entities: pd.DataFrame) -> pd.DataFrame:
         keys = out[[key, c.EVENT_TIMESTAMP]].drop_duplicates().reset_index(drop=True)
         joined = store.get_historical_features(entity_df=keys, features=refs).to_df()
         joined[c.EVENT_TIMESTAMP] = pd.to_datetime(joined[c.EVENT_TIMESTAMP], utc=True)
-        if len(joined) != len(keys):
-            raise FeatureStoreError(
-                f"the point-in-time join of {key} returned {len(joined)} rows for {len(keys)}"
-            )
+        # Feast leaves out a key with no row at or before its time: it gets the defaults.
+        joined = joined.drop_duplicates([key, c.EVENT_TIMESTAMP], keep="last")
         columns = [col for col in joined.columns if col not in (key, c.EVENT_TIMESTAMP)]
         out = out.merge(
             joined[[key, c.EVENT_TIMESTAMP, *columns]], on=[key, c.EVENT_TIMESTAMP], how="left"
