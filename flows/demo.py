@@ -61,14 +61,22 @@ def run_demo(settings: Settings, config: DemoConfig) -> None:
 
     _step(1, total, "Synthesising the demo world", synthesise)
     video_id = _step(2, total, "Packaging a test clip as HLS on Ray", lambda: _package(settings))
-    _step(3, total, "Training models and the ensemble, tracked in MLflow", lambda: _train(settings))
-    _step(4, total, "Applying Feast and materializing features", lambda: _features(settings))
+    _step(
+        3, total, "Building, applying and materializing Feast features", lambda: _features(settings)
+    )
+    _step(
+        4,
+        total,
+        "Training models, ensemble and ranker, tracked in MLflow",
+        lambda: _train(settings),
+    )
     base = f"http://{settings.api_host}:{settings.api_port}"
     _step(5, total, "Checking the API", lambda: _check_api(settings, video_id))
     typer.secho("\nReelRank is ready. Open:", bold=True)
     for path in (
         "/docs",
         "/health",
+        "/ready",
         "/videos",
         f"/videos/{video_id}",
         f"/videos/{video_id}/manifest.m3u8",
@@ -154,7 +162,13 @@ def _features(settings: Settings) -> object:
     from features.store import sync_features
 
     paths = settings.paths
-    return sync_features(paths.events_file, paths, settings.online_store, settings.redis_url)
+    return sync_features(
+        paths.events_file,
+        paths,
+        settings.online_store,
+        settings.redis_url,
+        database_url=settings.resolved_database_url,
+    )
 
 
 def _most_active_user(settings: Settings) -> int:
@@ -189,4 +203,10 @@ def _check_api(settings: Settings, video_id: int) -> str:
             response = client.get(path)
             if response.status_code != 200:
                 raise RuntimeError(f"GET {path} answered {response.status_code}: {response.text}")
-    return f"{len(checks)} endpoints answered 200"
+        ready = client.get("/ready").json()
+    if not ready["ready"]:
+        raise RuntimeError(f"the API is not ready: {'; '.join(ready['problems'])}")
+    return (
+        f"{len(checks)} endpoints answered 200; ready, ranking by {ready['ranking']} "
+        f"with {ready['features']} online features"
+    )

@@ -217,11 +217,11 @@ def test_training_and_serving_vectors_are_equal_for_the_same_user_video_and_mome
         online = client.vectors(int(user), items[i][items[i] >= 0], at=AS_OF)
         np.testing.assert_array_equal(offline[i][items[i] >= 0], online)
     # the assembled vector is [user | video | on-demand], exactly RANKER_FEATURES
-    assert s.RANKER_FEATURES == (
+    assert (
         *s.USER_RANKER_FEATURES,
         *s.VIDEO_RANKER_FEATURES,
         *s.ON_DEMAND_FEATURES,
-    )
+    ) == s.RANKER_FEATURES
 
 
 @pytest.mark.slow
