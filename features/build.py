@@ -673,8 +673,8 @@ def _lists(frame: pd.DataFrame, keys: list[str], columns: dict[str, str]) -> pd.
     if frame.empty:
         return pd.DataFrame({**{k: frame[k] for k in keys}, **{out: [] for out in columns}})
     keyed = frame[keys].reset_index(drop=True)
-    new = np.r_[True, (keyed.iloc[1:].to_numpy() != keyed.iloc[:-1].to_numpy()).any(axis=1)]
-    starts = np.flatnonzero(new)
+    group = keyed.groupby(keys, sort=False).ngroup().to_numpy()
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     out = keyed.iloc[starts].reset_index(drop=True)
     for name, col in columns.items():
         parts = np.split(frame[col].to_numpy(), starts[1:])

@@ -110,5 +110,8 @@ def _language(value: Any) -> str:
 def _timestamps(values: pd.Series) -> pd.Series:
     """``values`` as microsecond UTC timestamps (naive means UTC)."""
     import pandas as pd
+    from pandas.api.types import is_datetime64_any_dtype
 
-    return pd.to_datetime(values, utc=True).dt.as_unit("us")
+    if is_datetime64_any_dtype(values):
+        return pd.to_datetime(values, utc=True).dt.as_unit("us")
+    return pd.to_datetime(values, utc=True, format="mixed").dt.as_unit("us")
