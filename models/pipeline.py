@@ -22,6 +22,7 @@ from pydantic import Field
 
 from models.base import (
     PAD_ID,
+    PAD_SCORE,
     EmbeddingModel,
     Recommender,
     SourceRole,
@@ -30,7 +31,7 @@ from models.base import (
     empty_result,
 )
 from models.config import ModelConfig
-from models.ensemble import Blend, EnsembleConfig, blend, default_weights
+from models.ensemble import Blend, EnsembleConfig, blend, default_weights, weight_vector
 from models.errors import ModelFormatError
 from models.faiss_index import ItemIndex
 from models.families import family, fit_source, make_source
@@ -254,7 +255,9 @@ class RecommendationPipeline:
         users = as_ids(user_ids)
         depth = depth or self.config.ensemble.depth
         lists = self.retrieve(users, depth, exclude_seen)
-        blended = blend(lists, self.weights, self.config.ensemble.normalisation, depth)
+        blended = self._cold_start_order(
+            users, blend(lists, self.weights, self.config.ensemble.normalisation, depth)
+        )
         if self.ranker is None or not self.config.use_ranker:
             return blended
         if self._pair_features is None:
@@ -267,6 +270,21 @@ class RecommendationPipeline:
                 self._warned_no_features = True
             return blended
         return self.rerank(users, blended)
+
+    def _cold_start_order(self, users: np.ndarray, candidates: Blend) -> Blend:
+        """Cold-start rows in the trending sources' order even when the blend weighs them 0
+        (a personal source served alone): equal weights among the trending sources there."""
+        trending = [n for n in candidates.names if self.roles[n] is SourceRole.TRENDING]
+        if not trending or any(self.weights.get(n, 0.0) > 0 for n in trending):
+            return candidates
+        cold = ~self.personalized(users)
+        if not cold.any():
+            return candidates
+        w = weight_vector(candidates.names, {n: 1.0 / len(trending) for n in trending})
+        scores = candidates.scores.copy()
+        valid = candidates.item_ids[cold] != PAD_ID
+        scores[cold] = np.where(valid, candidates.source_scores[cold] @ w, PAD_SCORE)
+        return candidates.reordered(scores)
 
     def rerank(self, user_ids: np.ndarray, candidates: Blend) -> Blend:
         """``candidates`` with the warm users' rows re-scored by the ranker from the attached

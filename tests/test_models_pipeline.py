@@ -440,3 +440,16 @@ def test_shallow_candidate_lists_still_fill_k_around_filters() -> None:
     history = [set(range(100, 100 + N_ITEMS // 2)), set()]
     ids, _ = shallow.recommend(users, 3, seen=history)
     assert (ids[0] >= 0).all() and not history[0] & set(ids[0].tolist())
+
+
+def test_cold_users_get_the_trending_order_when_a_personal_source_is_served_alone() -> None:
+    from models.ensemble import EnsembleConfig
+
+    config = PipelineConfig(ensemble=EnsembleConfig(weights={"als": 1.0}))
+    alone = RecommendationPipeline.fit(_interactions(), source_configs=SOURCES, config=config)
+    ids, scores = alone.recommend(np.array([9_999, 1]), 5)
+    pop = alone.sources["popularity"]
+    got = pop.scores[pop.interactions.item_index(ids[0])]
+    assert got.tolist() == pop.top_items(5)[1].tolist()  # equal up to ties
+    assert scores[0, 0] > scores[0, -1]
+    assert np.array_equal(ids[1], alone.sources["als"].recommend(np.array([1]), 5)[0][0])
