@@ -250,7 +250,9 @@ def _models(names: list[str] | None) -> list[str] | None:
     return names
 
 
-RankerOption = Annotated[bool, typer.Option(help="Try the PyTorch ranker on top of the blend.")]
+RankerOption = Annotated[
+    bool, typer.Option(help="Try the rankers (MLP and LightGBM lambdarank) on top of the blend.")
+]
 
 
 @app.command("train")
@@ -266,8 +268,8 @@ def train_cmd(
 ) -> None:
     """Train models and the served pipeline on the event log; log to MLflow and register it."""
     from models.als import ALSConfig
-    from models.ranker import RankerConfig
     from training.train import DEFAULT_MODELS, RunConfig, TrackingSettings, run_training
+    from training.tuning import DEFAULT_RANKERS
 
     settings = _settings()
     settings.paths.ensure()
@@ -275,7 +277,7 @@ def train_cmd(
         events_path=settings.paths.events_file,
         models=tuple(_models(model) or DEFAULT_MODELS),
         source_configs={"als": ALSConfig(factors=factors, iterations=iterations)},
-        ranker=RankerConfig() if ranker else None,
+        rankers=DEFAULT_RANKERS if ranker else (),
         database_url=settings.resolved_database_url,
         embeddings_path=settings.paths.embeddings_file,
         k=k,
@@ -297,14 +299,14 @@ def evaluate_cmd(
     ranker: RankerOption = True,
 ) -> None:
     """Evaluate models and the pipeline on a temporal split of the event log (nothing logged)."""
-    from models.ranker import RankerConfig
     from training.train import DEFAULT_MODELS, RunConfig, run_evaluation
+    from training.tuning import DEFAULT_RANKERS
 
     settings = _settings()
     config = RunConfig(
         events_path=settings.paths.events_file,
         models=tuple(_models(model) or DEFAULT_MODELS),
-        ranker=RankerConfig() if ranker else None,
+        rankers=DEFAULT_RANKERS if ranker else (),
         database_url=settings.resolved_database_url,
         embeddings_path=settings.paths.embeddings_file,
         progress=True,

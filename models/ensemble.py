@@ -114,6 +114,17 @@ class Blend:
         """bool ``(n, width, n_sources)``: which source proposed each candidate."""
         return self.source_ranks > 0
 
+    def rows(self, index: np.ndarray) -> Blend:
+        """The candidates of the users at ``index`` (positions or a bool mask), same order."""
+        return Blend(
+            self.names,
+            self.item_ids[index],
+            self.scores[index],
+            self.source_scores[index],
+            self.source_ranks[index],
+            self.raw_scores[index],
+        )
+
     def reweighted(self, weights: Mapping[str, float]) -> Blend:
         """The same candidates re-scored and re-sorted with other weights."""
         w = weight_vector(self.names, weights)

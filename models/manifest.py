@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -24,8 +24,7 @@ def write_manifest(path: Path, kind: str, config: ModelConfig) -> None:
     (path / MANIFEST).write_text(json.dumps(body, indent=2, sort_keys=True))
 
 
-def read_manifest(path: Path, kind: str, config_type: type[C]) -> C:
-    """The config saved in ``path``; ``ModelFormatError`` if it is not a saved ``kind`` model."""
+def _body(path: Path) -> dict[str, Any]:
     target = path / MANIFEST
     if not target.is_file():
         raise ModelFormatError(f"no {MANIFEST} in {path}: not a saved model directory")
@@ -33,6 +32,20 @@ def read_manifest(path: Path, kind: str, config_type: type[C]) -> C:
         body = json.loads(target.read_text())
     except json.JSONDecodeError as exc:
         raise ModelFormatError(f"{target} is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ModelFormatError(f"{target} is not a manifest (a JSON object)")
+    return body
+
+
+def manifest_kind(path: Path) -> str:
+    """The kind of model saved in ``path`` (to pick the class that loads it)."""
+    return str(_body(path).get("kind"))
+
+
+def read_manifest(path: Path, kind: str, config_type: type[C]) -> C:
+    """The config saved in ``path``; ``ModelFormatError`` if it is not a saved ``kind`` model."""
+    target = path / MANIFEST
+    body = _body(path)
     if body.get("kind") != kind:
         raise ModelFormatError(f"{path} holds a {body.get('kind')!r} model, not a {kind!r} model")
     if body.get("format") != FORMAT_VERSION:

@@ -2,15 +2,17 @@
 
 Offline evaluation and serving both call it. Sources (any ``Recommender``: collaborative,
 content, trending) propose candidates; the ensemble blends them with per-source normalised
-scores and weights; an optional PyTorch ranker re-scores the blend from features;
-post-processing drops watched, unavailable and rule-breaking items, re-ranks for diversity and
-cuts to k. Users no source knows get the trending sources' items (optionally of chosen genres
-first).
+scores and weights; an optional ranker (``models.rankers``) re-scores the blend of users a
+personal source knows from the blend's features and those of an attached ``PairFeatures``
+provider (the feature store); post-processing drops watched, unavailable and rule-breaking
+items, re-ranks for diversity and cuts to k. Users no source knows get the trending sources'
+items in the blend's order (optionally of chosen genres first): the ranker never touches them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Self
@@ -20,6 +22,7 @@ from pydantic import Field
 
 from models.base import (
     PAD_ID,
+    PAD_SCORE,
     EmbeddingModel,
     Recommender,
     SourceRole,
@@ -28,11 +31,12 @@ from models.base import (
     empty_result,
 )
 from models.config import ModelConfig
-from models.ensemble import Blend, EnsembleConfig, blend, default_weights
+from models.ensemble import Blend, EnsembleConfig, blend, default_weights, weight_vector
 from models.errors import ModelFormatError
 from models.faiss_index import ItemIndex
 from models.families import family, fit_source, make_source
 from models.interactions import Interactions
+from models.pair_features import NoPairFeatures, PairFeatures, blend_feature_names, ranker_inputs
 from models.postprocess import (
     Explanation,
     PostProcessConfig,
@@ -44,11 +48,14 @@ from models.postprocess import (
     genre_cold_start,
     reason,
 )
-from models.ranker import FeatureContext, NeuralRanker, feature_names
+from models.ranker import Ranker
+from models.rankers import load_ranker
 from models.side_info import ItemFeatures
 
 _MANIFEST = "pipeline.json"
-_FORMAT = 2
+#: 3: the ranker is saved by kind (neural or lambdarank) and reads external pair features.
+_FORMAT = 3
+_log = logging.getLogger(__name__)
 
 
 class PipelineConfig(ModelConfig):
@@ -61,7 +68,11 @@ class PipelineConfig(ModelConfig):
         "through a FAISS index; None: ALS when configured, else the first embedding source.",
     )
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
-    use_ranker: bool = Field(True, description="Re-score with the ranker when one is attached.")
+    use_ranker: bool = Field(
+        True,
+        description="Re-score warm users' candidates with the ranker when one is attached "
+        "(and pair features are attached).",
+    )
     postprocess: PostProcessConfig = Field(default_factory=PostProcessConfig)
     explain_depth: int = Field(
         50, gt=0, description="Similar items searched for a watched anchor per explanation."
@@ -87,8 +98,7 @@ class RecommendationPipeline:
         config: PipelineConfig | None = None,
         *,
         index: ItemIndex | None = None,
-        ranker: NeuralRanker | None = None,
-        context: FeatureContext | None = None,
+        ranker: Ranker | None = None,
         item_features: ItemFeatures | None = None,
     ) -> None:
         if not sources:
@@ -104,17 +114,53 @@ class RecommendationPipeline:
             index.check_matches(self._indexed_model(self.config, self.sources))
         self.index = index
         if ranker is not None:
-            if context is None:
-                raise ValueError("a ranker needs the feature context it was trained with")
-            expected = feature_names(tuple(self.sources))
-            if ranker.feature_names != expected:
+            expected = blend_feature_names(tuple(self.sources))
+            if ranker.feature_names[: len(expected)] != expected:
                 raise ValueError(
                     f"the ranker was trained on features {list(ranker.feature_names)}, the "
-                    f"pipeline's sources give {list(expected)}"
+                    f"pipeline's sources give {list(expected)} first"
                 )
         self.ranker = ranker
-        self.context = context
         self.item_features = item_features
+        self._pair_features: PairFeatures | None = None
+        self._warned_no_features = False
+        if ranker is not None and len(ranker.feature_names) == len(
+            blend_feature_names(self.config.sources)
+        ):
+            # trained on the blend's features alone: nothing outside the pipeline to attach
+            self._pair_features = NoPairFeatures()
+
+    # -- pair features ------------------------------------------------------------------------
+    def attach_features(self, provider: PairFeatures | None) -> None:
+        """Serve the ranker with ``provider``'s pair features (None detaches them).
+
+        ``ValueError`` when the pipeline has a ranker trained on other features: its columns
+        must be the blend's followed by exactly ``provider.names``.
+        """
+        if provider is not None and self.ranker is not None:
+            blend_names = blend_feature_names(tuple(self.sources))
+            trained = self.ranker.feature_names[len(blend_names) :]
+            if tuple(provider.names) != trained:
+                raise ValueError(
+                    f"the {self.ranker.kind} ranker was trained on pair features "
+                    f"{list(trained)}, the provider gives {list(provider.names)}: attach the "
+                    f"features it was trained with"
+                )
+        self._pair_features = provider
+        self._warned_no_features = False
+
+    @property
+    def pair_features(self) -> PairFeatures | None:
+        """The attached pair-feature provider, if any."""
+        return self._pair_features
+
+    @property
+    def ranking_active(self) -> bool:
+        """Whether warm users' candidates are re-scored: a ranker, ``config.use_ranker`` and
+        the pair features it was trained on attached."""
+        return (
+            self.ranker is not None and self.config.use_ranker and self._pair_features is not None
+        )
 
     # -- construction -------------------------------------------------------------------------
     @staticmethod
@@ -139,11 +185,11 @@ class RecommendationPipeline:
         config: PipelineConfig | None = None,
         source_configs: Mapping[str, ModelConfig] | None = None,
         item_features: ItemFeatures | None = None,
-        ranker: NeuralRanker | None = None,
-        completion: dict[int, float] | None = None,
+        ranker: Ranker | None = None,
     ) -> Self:
         """Fit every configured source on ``interactions`` (``source_configs`` configures any
-        source by name); index the ``config.indexed_source``; attach ``ranker``."""
+        source by name); index the ``config.indexed_source``; attach ``ranker`` (it ranks once
+        its pair features are attached with ``attach_features``)."""
         config = config or PipelineConfig()
         configs = source_configs or {}
         models = {
@@ -153,19 +199,7 @@ class RecommendationPipeline:
         index = None
         if config.indexed_source is not None:
             index = ItemIndex.from_model(cls._indexed_model(config, models))
-        context = None
-        if ranker is not None:
-            context = FeatureContext.build(
-                interactions, item_features, completion, ranker.config.recent_days
-            )
-        return cls(
-            models,
-            config,
-            index=index,
-            ranker=ranker,
-            context=context,
-            item_features=item_features,
-        )
+        return cls(models, config, index=index, ranker=ranker, item_features=item_features)
 
     @property
     def interactions(self) -> Interactions:
@@ -216,16 +250,57 @@ class RecommendationPipeline:
     def candidates(
         self, user_ids: np.ndarray, depth: int | None = None, exclude_seen: bool = True
     ) -> Blend:
-        """The blended (and, with a ranker, re-scored) candidates, best first."""
+        """The blended candidates, best first; warm users' re-scored by the ranker when
+        ``ranking_active`` (cold-start users keep the blend's order)."""
         users = as_ids(user_ids)
         depth = depth or self.config.ensemble.depth
         lists = self.retrieve(users, depth, exclude_seen)
-        blended = blend(lists, self.weights, self.config.ensemble.normalisation, depth)
-        if self.ranker is not None and self.context is not None and self.config.use_ranker:
-            valid = blended.item_ids != PAD_ID
-            scores = self.ranker.score(self.context.features(users, blended), valid)
-            blended = blended.reordered(scores)
-        return blended
+        blended = self._cold_start_order(
+            users, blend(lists, self.weights, self.config.ensemble.normalisation, depth)
+        )
+        if self.ranker is None or not self.config.use_ranker:
+            return blended
+        if self._pair_features is None:
+            if not self._warned_no_features:
+                _log.warning(
+                    "the pipeline has a %s ranker but no pair features attached: serving the "
+                    "blend's order (call attach_features)",
+                    self.ranker.kind,
+                )
+                self._warned_no_features = True
+            return blended
+        return self.rerank(users, blended)
+
+    def _cold_start_order(self, users: np.ndarray, candidates: Blend) -> Blend:
+        """Cold-start rows in the trending sources' order even when the blend weighs them 0
+        (a personal source served alone): equal weights among the trending sources there."""
+        trending = [n for n in candidates.names if self.roles[n] is SourceRole.TRENDING]
+        if not trending or any(self.weights.get(n, 0.0) > 0 for n in trending):
+            return candidates
+        cold = ~self.personalized(users)
+        if not cold.any():
+            return candidates
+        w = weight_vector(candidates.names, {n: 1.0 / len(trending) for n in trending})
+        scores = candidates.scores.copy()
+        valid = candidates.item_ids[cold] != PAD_ID
+        scores[cold] = np.where(valid, candidates.source_scores[cold] @ w, PAD_SCORE)
+        return candidates.reordered(scores)
+
+    def rerank(self, user_ids: np.ndarray, candidates: Blend) -> Blend:
+        """``candidates`` with the warm users' rows re-scored by the ranker from the attached
+        pair features; cold-start rows (and everything, without ranker or features) as given."""
+        if self.ranker is None or self._pair_features is None:
+            return candidates
+        users = as_ids(user_ids)
+        warm = np.flatnonzero(self.personalized(users))
+        if warm.size == 0:
+            return candidates
+        rows = candidates.rows(warm)
+        inputs = ranker_inputs(users[warm], rows, self._pair_features)
+        scores = candidates.scores.copy()
+        scores[warm] = self.ranker.score(inputs, rows.item_ids != PAD_ID)
+        # cold rows keep their scores: a stable re-sort leaves their order as it is
+        return candidates.reordered(scores)
 
     def _run(
         self,
@@ -376,16 +451,15 @@ class RecommendationPipeline:
             model.save(path / "sources" / name)
         if self.index is not None:
             self.index.save(path / "index")
-        if self.ranker is not None and self.context is not None:
+        if self.ranker is not None:
             self.ranker.save(path / "ranker")
-            self.context.save(path / "ranker")
         if self.item_features is not None:
             self.item_features.save(path / "features", "items")
         body = {
             "format": _FORMAT,
             "config": self.config.model_dump(mode="json"),
             "index_digest": self.index.digest if self.index is not None else None,
-            "ranker": self.ranker is not None,
+            "ranker": self.ranker.kind if self.ranker is not None else None,
             "item_features": self.item_features is not None,
         }
         (path / _MANIFEST).write_text(json.dumps(body, indent=2))
@@ -393,7 +467,9 @@ class RecommendationPipeline:
 
     @classmethod
     def load(cls, path: Path) -> Self:
-        """Read a directory written by ``save``; the index must match its source's vocabulary."""
+        """Read a directory written by ``save``; the index must match its source's vocabulary.
+
+        Pair features are not saved: attach the serving provider with ``attach_features``."""
         manifest = path / _MANIFEST
         if not manifest.is_file():
             raise ModelFormatError(f"no {_MANIFEST} in {path}: not a saved pipeline")
@@ -403,20 +479,16 @@ class RecommendationPipeline:
             raise ModelFormatError(f"{manifest} is not valid JSON: {exc}") from exc
         if body.get("format") != _FORMAT:
             raise ModelFormatError(
-                f"{path} has pipeline format {body.get('format')!r}; this version reads {_FORMAT}"
+                f"{path} has pipeline format {body.get('format')!r}; this version reads {_FORMAT}: "
+                f"retrain it (format 3 rankers read the feature store's pair features)"
             )
         config = PipelineConfig.model_validate(body["config"])
         sources = {
             name: family(name).model.load(path / "sources" / name) for name in config.sources
         }
         index = ItemIndex.load(path / "index") if body.get("index_digest") else None
-        ranker = context = None
-        if body.get("ranker"):
-            ranker = NeuralRanker.load(path / "ranker")
-            context = FeatureContext.load(path / "ranker")
+        ranker = load_ranker(path / "ranker") if body.get("ranker") else None
         features = (
             ItemFeatures.load(path / "features", "items") if body.get("item_features") else None
         )
-        return cls(
-            sources, config, index=index, ranker=ranker, context=context, item_features=features
-        )
+        return cls(sources, config, index=index, ranker=ranker, item_features=features)

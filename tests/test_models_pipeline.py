@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -15,10 +17,18 @@ from models.base import PAD_ID
 from models.errors import ModelFormatError, VocabularyMismatchError
 from models.faiss_index import ItemIndex
 from models.interactions import Interactions
+from models.lambdarank import LambdaRankConfig
+from models.pair_features import (
+    NoPairFeatures,
+    PairFeatures,
+    ranker_feature_names,
+    ranker_inputs,
+)
 from models.pipeline import PipelineConfig, RecommendationPipeline
 from models.popularity import PopularityRecommender
 from models.postprocess import PostProcessConfig
-from models.ranker import NeuralRanker, RankerConfig, feature_names
+from models.ranker import Ranker, RankerConfig
+from models.rankers import make_ranker
 from models.side_info import ItemFeatures
 from tests.conftest import planted_tastes
 
@@ -203,64 +213,143 @@ def test_genre_cap_and_mmr_diversify() -> None:
     assert len({int(i) >= 110 for i in ids[0]}) == 2  # both genres in the first four
 
 
-def _ranked_pipeline() -> RecommendationPipeline:
-    """A pipeline whose ranker learnt to put the least popular candidate first."""
-    base = _with_features()
+MARKED = (103, 108, 112, 117)
+
+
+class Marked:
+    """Pair features that reveal relevance: 1 for the ``MARKED`` items, 0 for the others."""
+
+    def __init__(self, names: tuple[str, ...] = ("marked",)) -> None:
+        self.names = names
+
+    def pair_features(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        marked = np.isin(item_ids, MARKED).astype(np.float32)
+        return np.repeat(marked[:, :, None], len(self.names), axis=2)
+
+
+RANKER_CONFIGS: dict[str, RankerConfig | LambdaRankConfig] = {
+    "neural": RankerConfig(epochs=60, learning_rate=0.02),
+    "lambdarank": LambdaRankConfig(n_estimators=30, min_child_samples=5),
+}
+
+
+def _trained_ranker(kind: str, provider: PairFeatures) -> Ranker:
+    """A ranker trained on the plain pipeline's candidates to put ``MARKED`` items first."""
+    base = RecommendationPipeline.fit(_interactions(), source_configs=SOURCES)
     users = np.arange(1, 51)
     candidates = base.candidates(users)
-    from models.ranker import FeatureContext
-
-    context = FeatureContext.build(base.interactions, _features())
-    features = context.features(users, candidates)
+    features = ranker_inputs(users, candidates, provider)
     valid = candidates.item_ids != PAD_ID
-    pop = features[:, :, feature_names(base.config.sources).index("item_log_popularity")]
-    labels = valid & (pop == np.where(valid, pop, np.inf).min(axis=1, keepdims=True))
-    ranker = NeuralRanker(RankerConfig(epochs=80, learning_rate=0.02)).fit(
-        features, labels, valid, feature_names(base.config.sources)
-    )
+    labels = valid & np.isin(candidates.item_ids, MARKED)
+    names = ranker_feature_names(base.config.sources, provider.names)
+    return make_ranker(RANKER_CONFIGS[kind]).fit(features, labels, valid, names)
+
+
+@pytest.fixture(scope="module", params=list(RANKER_CONFIGS))
+def ranked(request: pytest.FixtureRequest) -> RecommendationPipeline:
+    """The plain pipeline's sources with a ranker (of each kind) that reads ``Marked``."""
     return RecommendationPipeline.fit(
-        _interactions(),
-        source_configs=SOURCES,
-        config=base.config,
-        item_features=_features(),
-        ranker=ranker,
+        _interactions(), source_configs=SOURCES, ranker=_trained_ranker(request.param, Marked())
     )
 
 
-def test_ranker_reorders_and_round_trips(tmp_path: Path) -> None:
-    ranked = _ranked_pipeline()
-    plain = _with_features()
-    users = np.array([1, 4, 17, 9_999])
-    ids, _ = ranked.recommend(users, 3)
-    assert not np.array_equal(ids, plain.recommend(users, 3)[0])
-    pop = ranked.sources["popularity"]
-    top_pop = pop.scores[pop.interactions.item_index(ids[:, 0])]
-    assert np.median(top_pop) <= np.median(pop.scores)
-    loaded = RecommendationPipeline.load(ranked.save(tmp_path / "p"))
-    for args in ({}, {"unavailable": {101, 115}}):
-        expected = ranked.recommend(users, 6, **args)
-        got = loaded.recommend(users, 6, **args)
-        assert np.array_equal(expected[0], got[0])
-        assert np.allclose(expected[1], got[1])
+USERS = np.array([1, 4, 17, 9_999, 12_345])  # three warm users, two cold
+
+
+def test_pair_features_reorder_warm_users_only(
+    ranked: RecommendationPipeline, pipeline: RecommendationPipeline
+) -> None:
+    assert not ranked.ranking_active  # no pair features attached yet
+    ranked.attach_features(Marked())
+    assert ranked.ranking_active
+    ids, scores = ranked.recommend(USERS, 3)
+    plain, _ = pipeline.recommend(USERS, 3)
+    warm = pipeline.personalized(USERS)
+    assert warm.tolist() == [True, True, True, False, False]
+    # warm users: the marked items they have not watched come first
+    for row, seen in zip(ids[warm], ranked.seen_items(USERS[warm]), strict=True):
+        unseen_marked = set(MARKED) - seen
+        assert set(row[: len(unseen_marked)].tolist()) <= unseen_marked
+    assert not np.array_equal(ids[warm], plain[warm])
+    # cold users: exactly the cold-start source's items, in its order
+    assert np.array_equal(ids[~warm], plain[~warm])
+    top = pipeline.sources["popularity"].top_items(3)[0]
+    assert all(row.tolist() == top.tolist() for row in ids[~warm])
+    assert np.all(np.diff(scores, axis=1) <= 0)
+    ranked.attach_features(None)
+    assert not ranked.ranking_active
+
+
+def test_without_pair_features_the_ranker_serves_the_blend(
+    ranked: RecommendationPipeline,
+    pipeline: RecommendationPipeline,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ranked.attach_features(None)
+    with caplog.at_level(logging.WARNING, logger="models.pipeline"):
+        first, _ = ranked.recommend(USERS, 6)
+        again, _ = ranked.recommend(USERS, 6)
+    assert np.array_equal(first, pipeline.recommend(USERS, 6)[0])
+    assert np.array_equal(again, first)
+    warnings = [r for r in caplog.records if "no pair features attached" in r.getMessage()]
+    assert len(warnings) == 1  # once, not once per request
+
+
+def test_use_ranker_off_serves_the_blend(
+    ranked: RecommendationPipeline, pipeline: RecommendationPipeline
+) -> None:
     off = RecommendationPipeline(
         ranked.sources,
         ranked.config.model_copy(update={"use_ranker": False}),
         index=ranked.index,
         ranker=ranked.ranker,
-        context=ranked.context,
-        item_features=ranked.item_features,
     )
-    assert np.array_equal(off.recommend(users, 3)[0], plain.recommend(users, 3)[0])
+    off.attach_features(Marked())
+    assert not off.ranking_active
+    assert np.array_equal(off.recommend(USERS, 3)[0], pipeline.recommend(USERS, 3)[0])
 
 
-def test_ranker_for_other_sources_is_refused() -> None:
-    ranked = _ranked_pipeline()
+def test_pair_features_other_than_the_rankers_are_refused(
+    ranked: RecommendationPipeline,
+) -> None:
+    with pytest.raises(ValueError, match=r"trained on pair features \['marked'\], the provider"):
+        ranked.attach_features(Marked(("popularity",)))
+    with pytest.raises(ValueError, match="trained on pair features"):
+        ranked.attach_features(Marked(("marked", "extra")))
+    with pytest.raises(ValueError, match="trained on pair features"):
+        ranked.attach_features(NoPairFeatures())
+    assert not ranked.ranking_active
+
+
+def test_a_ranker_for_other_sources_is_refused(ranked: RecommendationPipeline) -> None:
     with pytest.raises(ValueError, match="the ranker was trained on features"):
-        RecommendationPipeline(
-            {"popularity": ranked.sources["popularity"]},
-            ranker=ranked.ranker,
-            context=ranked.context,
-        )
+        RecommendationPipeline({"popularity": ranked.sources["popularity"]}, ranker=ranked.ranker)
+
+
+def test_a_ranker_of_blend_features_alone_needs_nothing_attached() -> None:
+    ranker = _trained_ranker("lambdarank", NoPairFeatures())
+    pipe = RecommendationPipeline.fit(_interactions(), source_configs=SOURCES, ranker=ranker)
+    assert pipe.ranking_active and pipe.pair_features is not None
+    assert pipe.pair_features.names == ()
+
+
+def test_a_ranked_pipeline_round_trips_with_its_ranker_kind(
+    ranked: RecommendationPipeline, tmp_path: Path
+) -> None:
+    assert ranked.ranker is not None
+    ranked.attach_features(Marked())
+    loaded = RecommendationPipeline.load(ranked.save(tmp_path / "p"))
+    assert type(loaded.ranker) is type(ranked.ranker)
+    assert (
+        json.loads((tmp_path / "p" / "pipeline.json").read_text())["ranker"] == ranked.ranker.kind
+    )
+    assert not loaded.ranking_active  # pair features are not saved: the caller attaches them
+    loaded.attach_features(Marked())
+    for args in ({}, {"unavailable": {101, 115}}):
+        expected = ranked.recommend(USERS, 6, **args)
+        got = loaded.recommend(USERS, 6, **args)
+        assert np.array_equal(expected[0], got[0])
+        assert np.array_equal(expected[1], got[1])
 
 
 def test_save_load_round_trip(pipeline: RecommendationPipeline, tmp_path: Path) -> None:
@@ -294,8 +383,8 @@ def test_load_of_something_else_is_explained(tmp_path: Path) -> None:
     with pytest.raises(ModelFormatError, match="not a saved pipeline"):
         RecommendationPipeline.load(tmp_path / "pop")
     (tmp_path / "old").mkdir()
-    (tmp_path / "old" / "pipeline.json").write_text('{"format": 1}')
-    with pytest.raises(ModelFormatError, match="pipeline format 1; this version reads 2"):
+    (tmp_path / "old" / "pipeline.json").write_text('{"format": 2}')
+    with pytest.raises(ModelFormatError, match="pipeline format 2; this version reads 3: retrain"):
         RecommendationPipeline.load(tmp_path / "old")
 
 
@@ -351,3 +440,16 @@ def test_shallow_candidate_lists_still_fill_k_around_filters() -> None:
     history = [set(range(100, 100 + N_ITEMS // 2)), set()]
     ids, _ = shallow.recommend(users, 3, seen=history)
     assert (ids[0] >= 0).all() and not history[0] & set(ids[0].tolist())
+
+
+def test_cold_users_get_the_trending_order_when_a_personal_source_is_served_alone() -> None:
+    from models.ensemble import EnsembleConfig
+
+    config = PipelineConfig(ensemble=EnsembleConfig(weights={"als": 1.0}))
+    alone = RecommendationPipeline.fit(_interactions(), source_configs=SOURCES, config=config)
+    ids, scores = alone.recommend(np.array([9_999, 1]), 5)
+    pop = alone.sources["popularity"]
+    got = pop.scores[pop.interactions.item_index(ids[0])]
+    assert got.tolist() == pop.top_items(5)[1].tolist()  # equal up to ties
+    assert scores[0, 0] > scores[0, -1]
+    assert np.array_equal(ids[1], alone.sources["als"].recommend(np.array([1]), 5)[0][0])

@@ -1,60 +1,87 @@
-"""The PyTorch ranker and its features: planted signal, save/load, bad input."""
+"""Rankers of both kinds and their features: planted signal, save/load, kind dispatch, bad input."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from core import columns as c
+from models.base import PAD_ID
 from models.ensemble import blend
 from models.errors import ModelFormatError, NotFittedError
-from models.interactions import Interactions
-from models.ranker import FeatureContext, NeuralRanker, RankerConfig, feature_names
-from models.side_info import ItemFeatures
+from models.lambdarank import LambdaRankConfig, LambdaRanker
+from models.pair_features import (
+    NoPairFeatures,
+    blend_feature_names,
+    ranker_feature_names,
+    ranker_inputs,
+)
+from models.popularity import PopularityRecommender
+from models.ranker import NeuralRanker, Ranker, RankerConfig
+from models.rankers import RANKERS, load_ranker, make_ranker
+from tests.conftest import planted_tastes
 
 FAST = RankerConfig(epochs=60, hidden=16, learning_rate=0.01)
+FAST_TREES = LambdaRankConfig(n_estimators=40, min_child_samples=10)
+CONFIGS: dict[str, RankerConfig | LambdaRankConfig] = {"neural": FAST, "lambdarank": FAST_TREES}
 
 
-def _interactions() -> Interactions:
-    """Users 1..20 watch comedies (items 0..4) or dramas (items 5..9), spread over 30 days."""
-    rows = []
-    for user in range(1, 21):
-        base = 0 if user % 2 else 5
-        for j, item in enumerate(range(base, base + 4)):
-            rows.append((user, item, pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=j)))
-    rows.append((1, 9, pd.Timestamp("2024-01-30", tz="UTC")))
-    frame = pd.DataFrame(rows, columns=[c.USER_ID, c.VIDEO_ID, c.EVENT_TIMESTAMP])
-    frame[c.EVENT_TYPE] = "play"
-    return Interactions.from_events(frame)
+class Columns:
+    """A provider whose two columns are the item id and the user id, as floats."""
+
+    names = ("item", "user")
+
+    def pair_features(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        users = np.broadcast_to(np.asarray(user_ids, dtype=np.float32)[:, None], item_ids.shape)
+        return np.stack([item_ids.astype(np.float32), users], axis=2)
 
 
-def _features() -> ItemFeatures:
-    meta = pd.DataFrame({c.VIDEO_ID: range(10), "genres": [["Comedy"]] * 5 + [["Drama"]] * 5})
-    return ItemFeatures.from_metadata(meta)
-
-
-def test_features_have_the_documented_columns_and_values() -> None:
-    inter = _interactions()
-    context = FeatureContext.build(inter, _features(), completion={0: 0.75})
-    lists = {"s": (np.array([[0, 5, 99]]), np.array([[2.0, 1.0, 0.5]], dtype=np.float32))}
-    candidates = blend(lists, {"s": 1.0})
-    out = context.features(np.array([1]), candidates)
-    names = feature_names(("s",))
-    assert out.shape == (1, 3, len(names))
+def test_inputs_are_the_blend_features_then_the_providers() -> None:
+    lists = {
+        "a": (np.array([[7, 5, PAD_ID]]), np.array([[2.0, 1.0, -np.inf]], dtype=np.float32)),
+        "b": (np.array([[5, 9, 3]]), np.array([[3.0, 2.0, 1.0]], dtype=np.float32)),
+    }
+    candidates = blend(lists, {"a": 0.5, "b": 0.5})
+    out = ranker_inputs(np.array([42]), candidates, Columns())
+    names = ranker_feature_names(("a", "b"), Columns.names)
+    assert names == (
+        *("a_score", "a_rank_gain", "a_proposed", "b_score", "b_rank_gain", "b_proposed"),
+        *("blend_score", "item", "user"),
+    )
+    assert blend_feature_names(("a", "b")) == names[:7]
+    assert out.shape == (1, 4, len(names)) and out.dtype == np.float32
     col = {n: j for j, n in enumerate(names)}
     row = {int(i): j for j, i in enumerate(candidates.item_ids[0])}
-    # user 1 (odd) watched comedies: affinity with comedy 0 > drama 5; unknown item 99 is 0
-    assert out[0, row[0], col["user_genre_affinity"]] > out[0, row[5], col["user_genre_affinity"]]
-    assert out[0, row[99], col["item_log_popularity"]] == 0.0
-    assert out[0, row[0], col["item_completion_rate"]] == pytest.approx(0.75)
-    assert out[0, row[0], col["s_rank_gain"]] == pytest.approx(1.0)
-    assert out[0, row[5], col["s_rank_gain"]] == pytest.approx(1 / np.log2(3))
-    assert out[0, row[0], col["user_log_activity"]] == pytest.approx(np.log1p(5))
-    # item 9 is the only one seen in the last 30 days' ... all are recent: counts match
-    assert out[0, row[5], col["item_log_popularity"]] == pytest.approx(np.log1p(10))
+    assert out[0, row[7], col["a_rank_gain"]] == pytest.approx(1.0)
+    assert out[0, row[5], col["a_rank_gain"]] == pytest.approx(1 / np.log2(3))
+    assert out[0, row[5], col["b_proposed"]] == 1.0 and out[0, row[7], col["b_proposed"]] == 0.0
+    assert out[0, row[9], col["a_score"]] == 0.0
+    assert out[0, row[5], col["blend_score"]] == pytest.approx(candidates.scores[0, row[5]])
+    assert out[0, row[3], col["item"]] == 3.0 and out[0, row[3], col["user"]] == 42.0
+    assert ranker_inputs(np.array([42]), candidates, NoPairFeatures()).shape == (1, 4, 7)
+
+
+def test_bad_provider_output_is_explained() -> None:
+    candidates = blend({"a": (np.array([[1, 2]]), np.array([[2.0, 1.0]]))}, {"a": 1.0})
+
+    class Broken(Columns):
+        def pair_features(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+            out = super().pair_features(user_ids, item_ids)
+            out[0, 0, 0] = np.nan
+            return out
+
+    class Narrow(Columns):
+        def pair_features(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+            return super().pair_features(user_ids, item_ids)[:, :, :1]
+
+    with pytest.raises(ValueError, match="1 NaN or infinite values"):
+        ranker_inputs(np.array([1]), candidates, Broken())
+    with pytest.raises(ValueError, match=r"returned shape \(1, 2, 1\), expected \(1, 2, 2\)"):
+        ranker_inputs(np.array([1]), candidates, Narrow())
+    with pytest.raises(ValueError, match=r"\['a_score'\] appear twice"):
+        ranker_feature_names(("a",), ("a_score",))
 
 
 def _planted(n: int = 200, width: int = 12, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -68,58 +95,81 @@ def _planted(n: int = 200, width: int = 12, seed: int = 0) -> tuple[np.ndarray, 
     return features, labels
 
 
-@pytest.mark.parametrize("loss", ["listwise", "pairwise"])
-def test_ranker_learns_a_planted_signal(loss: str) -> None:
+@pytest.mark.parametrize(
+    "config",
+    [FAST, FAST.model_copy(update={"loss": "pairwise"}), FAST_TREES],
+    ids=["neural-listwise", "neural-pairwise", "lambdarank"],
+)
+def test_ranker_learns_a_planted_signal(config: RankerConfig | LambdaRankConfig) -> None:
     features, labels = _planted()
     valid = np.ones(labels.shape, dtype=bool)
-    ranker = NeuralRanker(FAST.model_copy(update={"loss": loss})).fit(features, labels, valid)
+    ranker = make_ranker(config).fit(features, labels, valid)
     test_x, test_y = _planted(seed=1)
     scores = ranker.score(test_x, np.ones(test_y.shape, dtype=bool))
     top1 = test_y[np.arange(len(test_y)), np.argmax(scores, axis=1)].mean()
     assert top1 > 0.8  # random would be 1/12
 
 
-def test_ranker_is_seeded_and_round_trips(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", list(CONFIGS))
+def test_ranker_is_seeded_and_round_trips_through_its_kind(kind: str, tmp_path: Path) -> None:
     features, labels = _planted(n=60)
     valid = np.ones(labels.shape, dtype=bool)
     valid[:, -2:] = False
-    a = NeuralRanker(FAST).fit(features, labels, valid)
-    b = NeuralRanker(FAST).fit(features, labels, valid)
+    names = ("w", "x", "y", "z")
+    a = make_ranker(CONFIGS[kind]).fit(features, labels, valid, names)
+    b = make_ranker(CONFIGS[kind]).fit(features, labels, valid, names)
+    assert type(a) is RANKERS[kind] and a.kind == kind
     assert np.array_equal(a.score(features, valid), b.score(features, valid))
     assert np.isneginf(a.score(features, valid)[:, -2:]).all()
-    loaded = NeuralRanker.load(a.save(tmp_path / "r"))
-    assert np.allclose(loaded.score(features, valid), a.score(features, valid))
-    assert loaded.feature_names == a.feature_names
+    loaded = load_ranker(a.save(tmp_path / "r"))
+    assert type(loaded) is type(a) and loaded.config == a.config
+    assert np.array_equal(loaded.score(features, valid), a.score(features, valid))
+    assert loaded.feature_names == names
+    manifest = json.loads((tmp_path / "r" / "model.json").read_text())
+    assert manifest["kind"] == kind and manifest["config"]["kind"] == kind
 
 
-def test_context_round_trips(tmp_path: Path) -> None:
-    context = FeatureContext.build(_interactions(), _features())
-    loaded = FeatureContext.load(context.save(tmp_path / "ctx"))
-    candidates = blend({"s": (np.array([[0, 5]]), np.array([[1.0, 0.5]]))}, {"s": 1.0})
-    users = np.array([1])
-    assert np.array_equal(loaded.features(users, candidates), context.features(users, candidates))
+def test_a_kind_refuses_another_kinds_directory(tmp_path: Path) -> None:
+    features, labels = _planted(n=40)
+    valid = np.ones(labels.shape, dtype=bool)
+    NeuralRanker(FAST).fit(features, labels, valid).save(tmp_path / "neural")
+    with pytest.raises(ModelFormatError, match="holds a 'neural' model, not a 'lambdarank'"):
+        LambdaRanker.load(tmp_path / "neural")
+    with pytest.raises(ModelFormatError, match="not a saved model directory"):
+        load_ranker(tmp_path / "nothing")
 
 
-def test_bad_inputs_are_explained(tmp_path: Path) -> None:
+def test_load_ranker_refuses_a_source_model(tmp_path: Path) -> None:
+    tiny = planted_tastes(5, n_cold=0, n_clusters=1, items_per_cluster=4, plays=2)
+    PopularityRecommender().fit(tiny.interactions()).save(tmp_path / "pop")
+    with pytest.raises(ModelFormatError, match="not a ranker; ranker kinds: neural, lambdarank"):
+        load_ranker(tmp_path / "pop")
+
+
+@pytest.mark.parametrize("kind", list(CONFIGS))
+def test_bad_inputs_are_explained(kind: str, tmp_path: Path) -> None:
     features, labels = _planted(n=20)
     valid = np.ones(labels.shape, dtype=bool)
+    config = CONFIGS[kind]
     with pytest.raises(NotFittedError, match="ranker is not fitted"):
-        NeuralRanker().score(features, valid)
+        make_ranker(config).score(features, valid)
+    with pytest.raises(NotFittedError, match="ranker is not fitted"):
+        make_ranker(config).save(tmp_path / "unfitted")
     broken = features.copy()
     broken[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="1 NaN or infinite values"):
-        NeuralRanker(FAST).fit(broken, labels, valid)
-    ranker = NeuralRanker(FAST).fit(features, labels, valid)
+        make_ranker(config).fit(broken, labels, valid)
+    ranker: Ranker = make_ranker(config).fit(features, labels, valid)
     broken[0, 0, 0] = np.inf
     with pytest.raises(ValueError, match="NaN or infinite"):
         ranker.score(broken, valid)
     with pytest.raises(ValueError, match="trained on 4 features"):
         ranker.score(features[:, :, :3], valid)
     with pytest.raises(ValueError, match="nothing to learn"):
-        NeuralRanker(FAST).fit(features, np.zeros_like(labels), valid)
+        make_ranker(config).fit(features, np.zeros_like(labels), valid)
     with pytest.raises(ValueError, match="matching labels and mask"):
-        NeuralRanker(FAST).fit(features, labels[:, :3], valid)
+        make_ranker(config).fit(features, labels, valid[:, :3])
+    with pytest.raises(ValueError, match="3 feature names for 4 columns"):
+        make_ranker(config).fit(features, labels, valid, ("a", "b", "c"))
     with pytest.raises(ModelFormatError, match="not a saved model directory"):
-        NeuralRanker.load(tmp_path)
-    with pytest.raises(ModelFormatError, match="not a saved ranker context"):
-        FeatureContext.load(tmp_path)
+        RANKERS[kind].load(tmp_path)

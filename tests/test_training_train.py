@@ -1,7 +1,7 @@
 """End to end: train on a synthetic event log, log to MLflow, register, load the champion.
 
-The runs blend without the ranker (its training dominates a run's time) except one slow test
-of the default config; a second registration and an unregistered run are slow tests too (each
+The runs blend without the rankers (their training dominates a run's time) except one slow
+test of the default config; a second registration and an unregistered run are slow tests too (each
 full run logs a model to MLflow).
 """
 
@@ -29,7 +29,6 @@ from models.mlflow_registry import (
     load_pipeline,
     tracking_uri_scope,
 )
-from models.ranker import RankerConfig
 from tests.conftest import PlantedFactory, PlantedTastes
 from training.train import (
     PIPELINE,
@@ -43,6 +42,7 @@ from training.train import (
     run_evaluation,
     run_training,
 )
+from training.tuning import DEFAULT_RANKERS
 
 ALS = ALSConfig(factors=16, iterations=10, alpha=5.0, regularization=0.1)
 
@@ -61,12 +61,12 @@ class Store:
         self.first: TrainReport | None = None
 
     def config(self, **changes: object) -> RunConfig:
-        """A run on this store's event log and MLflow store, ALS as ``ALS`` and no ranker
+        """A run on this store's event log and MLflow store, ALS as ``ALS`` and no rankers
         unless changed."""
         base = RunConfig(
             events_path=self.events,
             source_configs={"als": ALS},
-            ranker=None,
+            rankers=(),
             tracking=TrackingSettings(uri=self.uri, artifacts_dir=self.artifacts),
         )
         return base.model_copy(update=changes)
@@ -120,6 +120,7 @@ def test_runs_record_params_metrics_dataset_and_code(store: Store) -> None:
     assert als_run.data.params["k"] == "10"
     pipeline_run = client.get_run(report.model_runs[PIPELINE])
     assert pipeline_run.data.params["pipeline.sources"] == "['popularity', 'als']"
+    assert pipeline_run.data.params["ranker_kind"] == "none"  # no ranker was tried
     parent_files = {f.path for f in client.list_artifacts(report.run_id, "plots")}
     assert parent_files == {
         "plots/ndcg_vs_k.png",
@@ -145,8 +146,13 @@ def test_every_metric_is_logged_exactly_once(store: Store) -> None:
             assert len(history) == 1, f"{key} logged {len(history)} times in run {run_name}"
     # each model's metrics are in its own run only: none is repeated on the parent run
     assert client.get_run(report.run_id).data.metrics == {}
+    validation = {
+        f"validation_ranker_{kind}_ndcg_at_10"
+        for kind in report.tuning["validation_ranker_ndcg_at_10_by_kind"]
+    }
     for name, values in report.metrics.items():
-        assert set(client.get_run(report.model_runs[name]).data.metrics) == set(values)
+        extra = validation if name == PIPELINE else set()
+        assert set(client.get_run(report.model_runs[name]).data.metrics) == set(values) | extra
 
 
 def test_nothing_is_written_to_the_working_directory(store: Store) -> None:
@@ -203,12 +209,17 @@ def test_unregistered_run_and_missing_alias(store: Store) -> None:
 
 @pytest.mark.slow
 def test_the_default_ranker_is_tried_logged_and_served(store: Store) -> None:
-    config = store.config(ranker=RankerConfig(), registration=RegistrationSettings(enabled=False))
+    config = store.config(rankers=DEFAULT_RANKERS, registration=RegistrationSettings(enabled=False))
     report = run_training(config)
-    assert report.tuning["validation_ranker_ndcg_at_10"] is not None  # the ranker was tried
+    by_kind = report.tuning["validation_ranker_ndcg_at_10_by_kind"]
+    assert set(by_kind) == {"neural", "lambdarank"}  # both kinds were tried
+    assert report.tuning["ranker_kind"] == max(by_kind, key=by_kind.__getitem__)
     assert report.metrics[PIPELINE]["ndcg_at_10"] > report.metrics["popularity"]["ndcg_at_10"]
-    params = mlflow.MlflowClient(tracking_uri=store.uri).get_run(report.model_runs[PIPELINE])
-    ranker_params = {k for k in params.data.params if k.startswith("ranker.")}
+    run = mlflow.MlflowClient(tracking_uri=store.uri).get_run(report.model_runs[PIPELINE])
+    for kind, value in by_kind.items():
+        assert run.data.metrics[f"validation_ranker_{kind}_ndcg_at_10"] == pytest.approx(value)
+    assert run.data.params["ranker_kind"] == report.tuning["ranker_kind"]
+    ranker_params = {k for k in run.data.params if k.startswith("ranker.")}
     assert bool(ranker_params) == report.tuning["use_ranker"]
     with tracking_uri_scope(store.uri):
         served = mlflow.pyfunc.load_model(report.model_uri)

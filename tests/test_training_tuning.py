@@ -10,6 +10,7 @@ from core import columns as c
 from core.errors import DatasetError
 from models.als import ALSConfig
 from models.ensemble import EnsembleConfig, blend
+from models.lambdarank import LambdaRankConfig
 from models.popularity import PopularityConfig
 from models.ranker import RankerConfig
 from tests.conftest import PlantedFactory
@@ -26,6 +27,8 @@ from training.tuning import (
 )
 
 FAST_RANKER = RankerConfig(epochs=5)
+FAST_TREES = LambdaRankConfig(n_estimators=30, min_child_samples=10)
+SMALL_ALS = {"als": ALSConfig(factors=8, iterations=8, regularization=0.05, alpha=10.0)}
 
 
 @pytest.mark.slow
@@ -37,7 +40,7 @@ def test_tuning_picks_weights_and_configs_on_validation(planted: PlantedFactory)
         "stratified_75_25",
         ["als", "popularity"],
         {"als": ALSConfig(factors=16, iterations=10, regularization=0.05, alpha=10.0)},
-        ranker=FAST_RANKER,
+        rankers=(FAST_RANKER, FAST_TREES),
         grids=grids,
     )
     assert report.n_validation_users > 100
@@ -48,7 +51,13 @@ def test_tuning_picks_weights_and_configs_on_validation(planted: PlantedFactory)
     assert report.blend_ndcg >= report.source_ndcg["als"] - 1e-9
     assert len(report.model_choices["popularity"]["trials"]) == 2
     check = report.model_choices["ranker_check"]
-    assert set(check) == {"blend_ndcg", "ranker_ndcg_2fold", "gain", "gain_se", "passed"}
+    assert set(check) == {
+        *("blend_ndcg", "n_ranker_users", "kinds", "best_kind", "ranker_ndcg_2fold"),
+        *("gain", "gain_se", "passed"),
+    }
+    assert set(check["kinds"]) == set(report.ranker_scores) == {"neural", "lambdarank"}
+    assert report.ranker_kind == check["best_kind"]
+    assert report.ranker_ndcg == max(report.ranker_scores.values())
     assert check["gain"] == pytest.approx(report.ranker_ndcg - report.blend_ndcg)
     assert report.use_ranker == check["passed"] == (check["gain"] > GATE_Z * check["gain_se"])
     blend_check = report.model_choices["blend_check"]
@@ -69,15 +78,100 @@ def test_a_split_too_small_for_the_ranker_leaves_it_off() -> None:
     train[c.EVENT_TIMESTAMP] = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(
         train.pop("day"), unit="D"
     )
-    pipeline, report = fit_tuned_pipeline(train, "leave_last_1", ["popularity"], ranker=FAST_RANKER)
+    pipeline, report = fit_tuned_pipeline(
+        train, "leave_last_1", ["popularity"], rankers=(FAST_RANKER,)
+    )
     assert pipeline.ranker is None and not report.use_ranker
     assert "nothing to learn" in report.model_choices["ranker_check"]["skipped"]
+
+
+class Watched:
+    """Pair features that reveal relevance: 1 where ``frame`` has the user play the item (the
+    whole training frame, so the validation items too: a leak on purpose, to help)."""
+
+    names = ("watched",)
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        plays = frame[frame[c.EVENT_TYPE] == "play"]
+        self.pairs = set(zip(plays[c.USER_ID], plays[c.VIDEO_ID], strict=True))
+
+    def pair_features(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        out = np.zeros((*item_ids.shape, 1), dtype=np.float32)
+        for i, user in enumerate(user_ids.tolist()):
+            for j, item in enumerate(item_ids[i].tolist()):
+                out[i, j, 0] = (user, item) in self.pairs
+        return out
+
+
+#: A config of each kind that cannot learn: no tree splits, or one step of a tiny rate.
+CRIPPLED = {
+    "lambdarank": LambdaRankConfig(min_child_samples=1_000_000),
+    "neural": RankerConfig(epochs=1, learning_rate=1e-6, seed=3),
+}
+
+
+@pytest.mark.parametrize("good", ["neural", "lambdarank"])
+def test_tuning_keeps_the_kind_with_the_better_cross_validated_score(
+    planted: PlantedFactory, good: str
+) -> None:
+    train = planted(80, n_cold=12, n_clusters=4, items_per_cluster=10, plays=8).events
+    histories: list[pd.DataFrame] = []
+
+    def features_for(history: pd.DataFrame) -> Watched:
+        histories.append(history)
+        return Watched(train)
+
+    configs = {"neural": FAST_RANKER.model_copy(update={"epochs": 20}), "lambdarank": FAST_TREES}
+    configs[next(kind for kind in configs if kind != good)] = CRIPPLED[
+        next(kind for kind in configs if kind != good)
+    ]
+    pipeline, report = fit_tuned_pipeline(
+        train,
+        "temporal",
+        ["als", "popularity"],
+        SMALL_ALS,
+        rankers=tuple(configs.values()),
+        features_for=features_for,
+    )
+    # the provider is asked once, for the features known at the end of the inner part
+    assert len(histories) == 1 and len(histories[0]) < len(train)
+    assert histories[0][c.EVENT_TIMESTAMP].max() < train[c.EVENT_TIMESTAMP].max()
+    assert set(report.ranker_scores) == {"neural", "lambdarank"}
+    bad = next(kind for kind in configs if kind != good)
+    assert report.ranker_scores[good] > report.ranker_scores[bad]
+    assert report.ranker_kind == good and report.use_ranker
+    assert pipeline.ranker is not None and pipeline.ranker.kind == good
+    assert pipeline.ranker.feature_names[-1] == "watched"
+    # only users a personal source knows are ranked (and trained on): not the cold ones
+    assert 0 < report.n_ranker_users < report.n_validation_users
+    assert report.model_choices["ranker_check"]["n_ranker_users"] == report.n_ranker_users
+    assert report.cold_start["sources"] == ["popularity"]
+    # the pipeline comes without pair features; the report's provider is the one trained on
+    assert not pipeline.ranking_active and isinstance(report.pair_features, Watched)
+    pipeline.attach_features(report.pair_features)
+    assert pipeline.ranking_active
+
+
+def test_without_rankers_or_a_provider_tuning_still_works(planted: PlantedFactory) -> None:
+    train = planted(40, n_cold=0, n_clusters=2, items_per_cluster=10, plays=6).events
+    pipeline, report = fit_tuned_pipeline(
+        train, "temporal", ["als", "popularity"], SMALL_ALS, rankers=()
+    )
+    assert pipeline.ranker is None and report.pair_features is None
+    assert "ranker_check" not in report.model_choices and report.ranker_kind is None
+    _, report = fit_tuned_pipeline(
+        train, "temporal", ["als", "popularity"], SMALL_ALS, rankers=(FAST_TREES,)
+    )
+    assert report.pair_features is not None and report.pair_features.names == ()
+    assert set(report.ranker_scores) == {"lambdarank"}
 
 
 def test_bad_tuning_inputs_are_explained(planted: PlantedFactory) -> None:
     train = planted(30, n_cold=0).events
     with pytest.raises(ValueError, match="unknown model 'wals'"):
         fit_tuned_pipeline(train, "temporal", ["wals"])
+    with pytest.raises(ValueError, match="at most one config per ranker kind"):
+        fit_tuned_pipeline(train, "temporal", ["popularity"], rankers=(FAST_RANKER, FAST_RANKER))
     impressions = train.assign(**{c.EVENT_TYPE: "impression"})
     with pytest.raises(DatasetError, match=r"none of the .* events is a positive interaction"):
         fit_tuned_pipeline(impressions, "temporal", ["popularity"])

@@ -106,6 +106,7 @@ def bench_protocol(
                 item_features=features,
                 weight="binary",
                 seed=seed,
+                features_for=None,
                 grids=default_grids(),
             )
             if progress:

@@ -37,7 +37,6 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validat
 from core import columns as c
 from core.errors import DatasetError
 from core.eventlog import read_events
-from features.completion import completion_rates
 from models.base import Recommender
 from models.config import ModelConfig
 from models.families import family, fit_source, make_source
@@ -51,12 +50,12 @@ from models.mlflow_registry import (
 )
 from models.pipeline import RecommendationPipeline
 from models.postprocess import genre_vectors
-from models.ranker import RankerConfig
+from models.rankers import AnyRankerConfig
 from models.side_info import ItemFeatures
 from training.evaluate import DEFAULT_KS, Holdout, build_holdout, evaluate_ids, item_popularity
 from training.plots import plot_metric_vs_k, plot_popularity_bias
 from training.splits import temporal_split
-from training.tuning import TuningReport, default_grids, fit_tuned_pipeline
+from training.tuning import DEFAULT_RANKERS, TuningReport, default_grids, fit_tuned_pipeline
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,7 +75,6 @@ __all__ = [
     "TrackingSettings",
     "TrainReport",
     "code_version",
-    "completion_rates",
     "file_sha256",
     "fit_models",
     "item_features_from",
@@ -138,8 +136,10 @@ class RunConfig(BaseModel):
     source_configs: dict[str, SerializeAsAny[ModelConfig]] = Field(
         default_factory=dict, description="Config per model name (defaults for the others)."
     )
-    ranker: RankerConfig | None = Field(
-        default_factory=RankerConfig, description="The ranker to try on the blend; None: none."
+    rankers: tuple[AnyRankerConfig, ...] = Field(
+        DEFAULT_RANKERS,
+        description="The rankers to try on the blend (one per kind; the best cross-validated "
+        "one is kept if it beats the blend); empty: blend only.",
     )
     database_url: str | None = Field(
         None, description="Catalogue with item metadata (needed by the content model)."
@@ -375,9 +375,9 @@ def log_run(
                 experiment_id=experiment_id, run_name=PIPELINE, nested=True
             ) as run:
                 mlflow.set_tags(tags)
-                params = common | _pipeline_params(config, fitted.pipeline)
+                params = common | _pipeline_params(config, fitted.pipeline, fitted.tuning)
                 mlflow.log_params({key: str(value)[:500] for key, value in params.items()})
-                mlflow.log_metrics(scores.metrics[PIPELINE])
+                mlflow.log_metrics(scores.metrics[PIPELINE] | validation_metrics(fitted.tuning))
                 mlflow.log_dict(tuning_summary(fitted.tuning), "tuning.json")
                 saved = fitted.pipeline.save(Path(tmp) / "train-split")
                 mlflow.log_artifacts(str(saved), "pipeline")
@@ -503,8 +503,20 @@ def tuning_summary(tuning: TuningReport) -> dict[str, Any]:
         "normalisation": tuning.ensemble.normalisation,
         "validation_blend_ndcg_at_10": tuning.blend_ndcg,
         "validation_ranker_ndcg_at_10": tuning.ranker_ndcg,
+        "validation_ranker_ndcg_at_10_by_kind": dict(tuning.ranker_scores),
+        "ranker_kind": tuning.ranker_kind,
         "use_ranker": tuning.use_ranker,
         "validation_source_ndcg_at_10": dict(tuning.source_ndcg),
+        "cold_start": tuning.cold_start,
+    }
+
+
+def validation_metrics(tuning: TuningReport) -> dict[str, float]:
+    """Each ranker kind's two-fold validation NDCG@10, as logged on the pipeline's run
+    (``validation_ranker_<kind>_ndcg_at_10``)."""
+    return {
+        f"validation_ranker_{kind}_ndcg_at_10": value
+        for kind, value in tuning.ranker_scores.items()
     }
 
 
@@ -568,10 +580,10 @@ def _fit_tuned_pipeline(
         list(config.models),
         dict(config.source_configs),
         data.item_features,
-        config.ranker,
+        config.rankers,
         config.split.weight,
         seed=config.seed,
-        completion=completion_rates(split.train),
+        features_for=None,
         grids=default_grids(),
     )
 
@@ -586,16 +598,19 @@ def _refit_pipeline(
         source_configs=dict(config.source_configs),
         item_features=data.item_features,
         ranker=tuned.ranker,
-        completion=completion_rates(data.events),
     )
 
 
-def _pipeline_params(config: RunConfig, pipeline: RecommendationPipeline) -> dict[str, Any]:
-    """The pipeline's config, each source's config and the ranker's, as MLflow params."""
+def _pipeline_params(
+    config: RunConfig, pipeline: RecommendationPipeline, tuning: TuningReport
+) -> dict[str, Any]:
+    """The pipeline's config, each source's config, the served ranker's and the ranker kind
+    validation chose (``none`` when no ranker was tried), as MLflow params."""
     params = pipeline.config.flat("pipeline")
     for name in config.models:
         source = config.source_configs.get(name) or make_source(name).config
         params |= source.flat(name)
+    params["ranker_kind"] = tuning.ranker_kind or "none"
     if pipeline.ranker is not None:
         params |= pipeline.ranker.config.flat("ranker")
     return params

@@ -2,22 +2,23 @@
 
 ``fit_tuned_pipeline`` fits the sources on the inner training part, picks the blend's
 normalisation and weights by validation NDCG@10 (falling back to the best single source when
-the blend does not beat it clearly), trains the ranker on the validation users' candidates
-(keeping it only if it clearly beats the blend on validation users it did not train on), then
-refits the sources on the whole training split with what was chosen.
+the blend does not beat it clearly), trains each ranker kind (the MLP and LightGBM
+lambdarank) on the warm validation users' candidates and keeps the kind with the best
+cross-validated NDCG@10 only if it clearly beats the blend on validation users it did not
+train on, then refits the sources on the whole training split with what was chosen.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.errors import DatasetError
-from models.base import PAD_ID, top_k
+from models.base import PAD_ID, SourceRole, top_k
 from models.config import ModelConfig
 from models.ensemble import (
     NORMALISATIONS,
@@ -29,8 +30,11 @@ from models.ensemble import (
 )
 from models.families import family, fit_source, make_source
 from models.interactions import Interactions, Weighting
+from models.lambdarank import LambdaRankConfig
+from models.pair_features import NoPairFeatures, PairFeatures, ranker_feature_names, ranker_inputs
 from models.pipeline import PipelineConfig, RecommendationPipeline
-from models.ranker import FeatureContext, NeuralRanker, RankerConfig, feature_names
+from models.ranker import Ranker, RankerConfig, useful_lists
+from models.rankers import make_ranker
 from models.side_info import ItemFeatures
 from training.evaluate import Holdout, build_holdout
 from training.metrics import ndcg_at_k, ndcg_from_hits, ndcg_per_user
@@ -67,17 +71,36 @@ def default_grids() -> dict[str, Sequence[ModelConfig]]:
     }
 
 
+#: The rankers ``fit_tuned_pipeline`` tries by default: one of each kind.
+DEFAULT_RANKERS: tuple[RankerConfig | LambdaRankConfig, ...] = (
+    RankerConfig(),
+    LambdaRankConfig(),
+)
+
+
 @dataclass
 class TuningReport:
-    """What validation chose and how it scored (validation NDCG@10)."""
+    """What validation chose and how it scored (validation NDCG@10).
+
+    ``ranker_kind`` is the kind with the best two-fold NDCG@10 (``ranker_ndcg``; every kind's
+    in ``ranker_scores``); it is served only when ``use_ranker`` (it passed the gate).
+    ``cold_start`` names the trending sources that serve users no personal source knows, with
+    their blend weights and configs. ``pair_features`` is the provider the rankers were trained
+    with (features as known at the end of the inner training part).
+    """
 
     ensemble: EnsembleConfig
     blend_ndcg: float
     ranker_ndcg: float | None = None
     use_ranker: bool = False
+    ranker_kind: str | None = None
+    ranker_scores: dict[str, float] = field(default_factory=dict)
     n_validation_users: int = 0
+    n_ranker_users: int = 0
     source_ndcg: dict[str, float] = field(default_factory=dict)
     model_choices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cold_start: dict[str, Any] = field(default_factory=dict)
+    pair_features: PairFeatures | None = None
 
 
 def _padded(ids: np.ndarray, k: int) -> np.ndarray:
@@ -188,14 +211,7 @@ def tune_weights(
         for i in map(int, rows):
             items = np.fromiter(set(relevant[i]), dtype=np.int64)
             labels[i] = np.isin(base.item_ids[i], items)
-        sub = Blend(
-            base.names,
-            base.item_ids[rows],
-            base.scores[rows],
-            base.source_scores[rows],
-            base.source_ranks[rows],
-            base.raw_scores[rows],
-        )
+        sub = base.rows(rows)
         for weights in weight_grid(base.names, step):
             if not any(weights.values()):
                 continue
@@ -216,39 +232,123 @@ def _labels(ids: np.ndarray, relevant: Sequence[set[int]]) -> np.ndarray:
     return out & (ids != PAD_ID)
 
 
+@dataclass(frozen=True)
+class RankerTrainingSet:
+    """Ranker features and labels of the warm validation users' tuned-blend candidates.
+
+    ``rows``: positions of those users among the validation users (cold-start users are never
+    re-ranked, so never trained on); the arrays hold one candidate list per row.
+    """
+
+    rows: np.ndarray
+    features: np.ndarray
+    labels: np.ndarray
+    valid: np.ndarray
+    names: tuple[str, ...]
+
+
+def ranker_training_set(
+    holdout: Holdout, tuned: Blend, warm: np.ndarray, provider: PairFeatures
+) -> RankerTrainingSet:
+    """The features (blend's, then ``provider``'s) and labels (validation items) of the
+    ``warm`` validation users' ``tuned`` candidates."""
+    rows = np.flatnonzero(warm)
+    candidates = tuned.rows(rows)
+    features = ranker_inputs(holdout.user_ids[rows], candidates, provider)
+    labels = _labels(candidates.item_ids, [holdout.relevant[i] for i in rows])
+    names = ranker_feature_names(tuned.names, tuple(provider.names))
+    return RankerTrainingSet(rows, features, labels, candidates.item_ids != PAD_ID, names)
+
+
+def cross_validated_order(
+    config: RankerConfig | LambdaRankConfig,
+    data: RankerTrainingSet,
+    tuned: Blend,
+    seed: int,
+) -> np.ndarray:
+    """The validation users' candidate ids re-ranked two-fold: each half of ``data``'s users by
+    a ranker trained on the other half; the other users (cold start) keep ``tuned``'s order."""
+    fold = np.random.default_rng(seed).random(data.rows.size) < 0.5
+    reranked = tuned.item_ids.copy()
+    for part in (fold, ~fold):
+        probe = make_ranker(config).fit(
+            data.features[~part], data.labels[~part], data.valid[~part], data.names
+        )
+        scores = probe.score(data.features[part], data.valid[part])
+        order = np.argsort(-scores, axis=1, kind="stable")
+        rows = data.rows[part]
+        reranked[rows] = np.take_along_axis(tuned.item_ids[rows], order, axis=1)
+    return reranked
+
+
 def _gated_ranker(
-    config: RankerConfig,
-    features: np.ndarray,
-    labels: np.ndarray,
-    valid: np.ndarray,
-    names: tuple[str, ...],
+    configs: Sequence[RankerConfig | LambdaRankConfig],
+    data: RankerTrainingSet,
     holdout: Holdout,
     tuned: Blend,
     seed: int,
     report: TuningReport,
-) -> NeuralRanker | None:
-    """The ranker trained on every validation list if its two-fold cross-validated NDCG@10
-    beats the blend's by more than ``GATE_Z`` standard errors (recorded in ``report``), else
-    None."""
-    users = holdout.user_ids
-    fold = np.random.default_rng(seed).random(users.size) < 0.5
-    reranked = tuned.item_ids.copy()
-    for part in (fold, ~fold):
-        probe_ranker = NeuralRanker(config).fit(features[~part], labels[~part], valid[~part], names)
-        scores = probe_ranker.score(features[part], valid[part])
-        order = np.argsort(-scores, axis=1, kind="stable")
-        reranked[part] = np.take_along_axis(tuned.item_ids[part], order, axis=1)
-    report.ranker_ndcg = _ndcg(reranked, holdout.relevant)
-    check = gain_check(reranked, tuned.item_ids, holdout.relevant)
-    report.use_ranker = bool(check["passed"])
-    report.model_choices["ranker_check"] = {
+) -> Ranker | None:
+    """The kind with the best two-fold NDCG@10, trained on every warm validation list, if it
+    beats the blend by more than ``GATE_Z`` standard errors (recorded in ``report``); else
+    None. Every kind is cross-validated on the same folds."""
+    kinds: dict[str, dict[str, Any]] = {}
+    for config in configs:
+        try:
+            reranked = cross_validated_order(config, data, tuned, seed)
+        except ValueError as exc:  # a fold without a list to learn from
+            kinds[config.kind] = {"skipped": str(exc)}
+            continue
+        value = _ndcg(reranked, holdout.relevant)
+        check = gain_check(reranked, tuned.item_ids, holdout.relevant)
+        report.ranker_scores[config.kind] = value
+        kinds[config.kind] = {
+            "ranker_ndcg_2fold": value,
+            "gain": check["gain"],
+            "gain_se": check["gain_se"],
+            "config": config.model_dump(mode="json"),
+        }
+    check_record: dict[str, Any] = {
         "blend_ndcg": report.blend_ndcg,
-        "ranker_ndcg_2fold": report.ranker_ndcg,
-        **check,
+        "n_ranker_users": int(data.rows.size),
+        "kinds": kinds,
     }
-    if report.use_ranker:
-        return NeuralRanker(config).fit(features, labels, valid, names)
-    return None
+    report.model_choices["ranker_check"] = check_record
+    if not report.ranker_scores:
+        check_record["skipped"] = "; ".join(f"{k}: {v['skipped']}" for k, v in kinds.items())
+        return None
+    best = max(report.ranker_scores, key=lambda kind: report.ranker_scores[kind])
+    report.ranker_kind = best
+    report.ranker_ndcg = report.ranker_scores[best]
+    gain, gain_se = kinds[best]["gain"], kinds[best]["gain_se"]
+    report.use_ranker = bool(gain > GATE_Z * gain_se)
+    check_record.update(
+        best_kind=best,
+        ranker_ndcg_2fold=report.ranker_ndcg,
+        gain=gain,
+        gain_se=gain_se,
+        passed=report.use_ranker,
+    )
+    if not report.use_ranker:
+        return None
+    config = next(c for c in configs if c.kind == best)
+    return make_ranker(config).fit(data.features, data.labels, data.valid, data.names)
+
+
+def _cold_start(
+    sources: Sequence[str], ensemble: EnsembleConfig, configs: Mapping[str, ModelConfig]
+) -> dict[str, Any]:
+    """Which trending sources serve users no personal source knows, their weights and configs."""
+    trending = [name for name in sources if family(name).role is SourceRole.TRENDING]
+    weights = dict(ensemble.weights)
+    return {
+        "sources": trending,
+        "weights": {name: weights.get(name, 0.0) for name in trending},
+        "configs": {
+            name: (configs.get(name) or make_source(name).config).model_dump(mode="json")
+            for name in trending
+        },
+    }
 
 
 def fit_tuned_pipeline(
@@ -257,27 +357,36 @@ def fit_tuned_pipeline(
     sources: Sequence[str],
     source_configs: Mapping[str, ModelConfig] | None = None,
     item_features: ItemFeatures | None = None,
-    ranker: RankerConfig | None = RankerConfig(),  # noqa: B008 - frozen
+    rankers: Sequence[RankerConfig | LambdaRankConfig] = DEFAULT_RANKERS,
     weight: Weighting = "count",
     depth: int = 100,
     seed: int = 42,
     step: float | None = None,
-    completion: dict[int, float] | None = None,
+    features_for: Callable[[pd.DataFrame], PairFeatures] | None = None,
     grids: Mapping[str, Sequence[ModelConfig]] | None = None,
 ) -> tuple[RecommendationPipeline, TuningReport]:
     """Tune blend and ranker on a validation split of ``train``; fit the pipeline on ``train``.
 
     ``step`` is the weight grid's step (default 0.1 up to five sources, 0.2 above, to bound
-    the grid). ``ranker=None`` blends only. The ranker is scored by two-fold cross-validation
-    over the validation users (trained on one half, ranking the other) and kept only if it
-    beats the tuned blend's validation NDCG@10 by more than ``GATE_Z`` standard errors of the
-    per-user gain; it is then retrained on all validation users. Likewise the tuned blend is
+    the grid). ``rankers`` holds at most one config per kind; empty: blend only. Each ranker
+    learns from the blend's features and ``features_for(history)``'s pair features (the
+    features as known at the end of ``history``, here the inner training part; None: the
+    blend's features only), on the tuned blend's candidates of the validation users a personal
+    source knows (cold-start users are never re-ranked). Each kind is scored by two-fold
+    cross-validation over those users (trained on one half, ranking the other); the kind with
+    the best NDCG@10 is kept only if it beats the tuned blend's validation NDCG@10 by more
+    than ``GATE_Z`` standard errors of the per-user gain; it is then retrained on all of them.
+    The returned pipeline has no pair features attached: attach the serving features (the
+    report's ``pair_features`` are those the rankers were trained with). Likewise the tuned blend is
     kept only if it beats the best single source that way, else that source alone is served
     (weight 1; the others are still fitted, for explanations and the ranker's features).
     ``grids`` maps a source name to configs to try; the one with the best validation NDCG@10
     replaces ``source_configs[name]`` (see ``default_grids``). A validation split too small to
     train the ranker on (no list with both a relevant and another item) leaves it off.
     """
+    kinds = [config.kind for config in rankers]
+    if len(set(kinds)) != len(kinds):
+        raise ValueError(f"give at most one config per ranker kind, not {kinds}")
     configs = dict(source_configs or {})
     for name in sources:
         family(name)  # unknown names fail before any fitting
@@ -318,29 +427,24 @@ def fit_tuned_pipeline(
         value = report.source_ndcg[best]
     report.ensemble = chosen.model_copy(update={"depth": depth})
     report.blend_ndcg = value
-    trained: NeuralRanker | None = None
-    if ranker is not None:
-        context = FeatureContext.build(inner, item_features, completion, ranker.recent_days)
-        features = context.features(users, tuned)
-        labels = _labels(tuned.item_ids, holdout.relevant)
-        valid = tuned.item_ids != PAD_ID
-        names = feature_names(tuple(sources))
+    report.cold_start = _cold_start(sources, report.ensemble, configs)
+    trained: Ranker | None = None
+    if rankers:
+        provider = features_for(inner_frame) if features_for is not None else NoPairFeatures()
+        report.pair_features = provider
+        data = ranker_training_set(holdout, tuned, probe.personalized(users), provider)
+        report.n_ranker_users = int(data.rows.size)
         try:
-            trained = _gated_ranker(
-                ranker, features, labels, valid, names, holdout, tuned, seed, report
-            )
+            useful_lists(data.labels, data.valid)
         except ValueError as exc:
             report.model_choices["ranker_check"] = {"skipped": str(exc)}
+        else:
+            trained = _gated_ranker(rankers, data, holdout, tuned, seed, report)
     config = PipelineConfig(
         sources=tuple(sources), ensemble=report.ensemble, use_ranker=report.use_ranker
     )
     full = Interactions.from_events(train, weight)
     pipeline = RecommendationPipeline.fit(
-        full,
-        config=config,
-        source_configs=configs,
-        item_features=item_features,
-        ranker=trained,
-        completion=completion,
+        full, config=config, source_configs=configs, item_features=item_features, ranker=trained
     )
     return pipeline, report
