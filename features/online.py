@@ -198,7 +198,9 @@ class OnlineFeatures:
         at_ns = np.full(n, nanoseconds([moment])[0])
         user = self.user_rows(np.array([int(user_id)]))
         user_values = numeric_values(user, s.USER_RANKER_FEATURES, 1)
-        video_values, rows = self.snapshot.take(self.snapshot.positions(videos))
+        snap = self.snapshot
+        video_values, taken = snap.take(snap.positions(videos))
+        rows: dict[str, Any] = dict(taken)
         last_active = nanoseconds(user[s.USER_LAST_ACTIVE])[0]
         rows[s.USER_LAST_ACTIVE] = np.full(n, last_active)
         for name in (s.USER_GENRES, s.USER_GENRE_WEIGHTS, s.USER_LANGUAGE):

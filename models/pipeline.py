@@ -20,6 +20,7 @@ from typing import Self
 import numpy as np
 from pydantic import Field
 
+from core.errors import ReelRankError
 from models.base import (
     PAD_ID,
     PAD_SCORE,
@@ -269,7 +270,12 @@ class RecommendationPipeline:
                 )
                 self._warned_no_features = True
             return blended
-        return self.rerank(users, blended)
+        try:
+            return self.rerank(users, blended)
+        except (ReelRankError, OSError, RuntimeError) as exc:
+            # the feature store failed for this request: the blend's order, never an error
+            _log.warning("pair features failed (%s): serving the blend's order", exc)
+            return blended
 
     def _cold_start_order(self, users: np.ndarray, candidates: Blend) -> Blend:
         """Cold-start rows in the trending sources' order even when the blend weighs them 0

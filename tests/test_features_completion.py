@@ -16,6 +16,7 @@ from core.eventlog import write_events
 from features import schema as s
 from features.build import build_feature_tables
 from features.completion import completion_rate, completion_rates
+from features.videos import empty_videos
 from tests.event_rows import event_row
 
 EVENTS = [
@@ -53,7 +54,8 @@ def test_per_video_rates_cover_played_videos_only() -> None:
 def test_the_feature_table_uses_the_same_definition(tmp_path: Path) -> None:
     path = write_events(pd.DataFrame(EVENTS), tmp_path / "events.parquet")
     as_of = datetime(2024, 3, 10, tzinfo=UTC)
-    videos = pd.read_parquet(build_feature_tables(path, tmp_path / "out", as_of).video_stats)
+    built = build_feature_tables(path, empty_videos(), tmp_path / "out", as_of)
+    videos = pd.read_parquet(built.paths[s.VIDEO_POPULARITY])
     final = videos[videos[c.EVENT_TIMESTAMP] == as_of].set_index(c.VIDEO_ID)
     table = final[s.VIDEO_COMPLETION_RATE]
     assert table[1] == 0.5 and table[2] == 1.0 and table[4] == 0.0 and math.isnan(table[3])

@@ -14,11 +14,11 @@ from features.vectors import numeric_values, ranker_matrix
 
 
 def test_the_ranker_vector_is_user_then_video_then_on_demand_columns() -> None:
-    assert s.RANKER_FEATURES == (
+    assert (
         *s.USER_RANKER_FEATURES,
         *s.VIDEO_RANKER_FEATURES,
         *s.ON_DEMAND_FEATURES,
-    )
+    ) == s.RANKER_FEATURES
     non_numeric = s.TIMESTAMP_FEATURES | s.LIST_FEATURES | s.STRING_FEATURES
     assert not non_numeric & set(s.RANKER_FEATURES)
     assert set(s.RANKER_DEFAULTS) == set(s.RANKER_FEATURES)

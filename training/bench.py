@@ -65,6 +65,13 @@ def load_dataset(dataset: Path, workdir: Path) -> tuple[Any, Any]:
     return read_events(events_path), load_item_metadata(url)
 
 
+def load_videos_of(workdir: Path) -> Any:
+    """The catalogue columns of the feature tables, from the catalogue ``load_dataset`` made."""
+    from features.videos import load_videos
+
+    return load_videos(f"sqlite:///{workdir / 'bench.db'}")
+
+
 def _row(ids: np.ndarray, relevant: list[set[int]], n_items: int) -> dict[str, float]:
     metrics = evaluate_ranking(ids, relevant, K)
     return {
@@ -83,15 +90,30 @@ def bench_protocol(
     models: Sequence[str],
     seed: int = 42,
     progress: bool = True,
-) -> dict[str, dict[str, float]]:
-    """Fit and score every model and the tuned pipeline under one split protocol."""
+    videos: Any = None,
+    workdir: Path | None = None,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Fit and score every model and the tuned pipeline under one split protocol.
+
+    With ``videos`` and ``workdir`` the pipeline's rankers train on Feast point-in-time
+    features of the inner training part and the test users are ranked with online features
+    of the training split (as serving does). Returns ``{protocol: rows}``; the temporal
+    protocol adds ``temporal_warm`` (test users with training history) and ``temporal_cold``
+    (without), scored from the same lists.
+    """
     from tqdm import tqdm
+
+    from training.feature_sets import feature_factory, online_features
 
     train, test = split(events, protocol, seed)
     train_i = Interactions.from_events(train, "binary")
     holdout = build_holdout(train_i, test)
     users = holdout.user_ids
-    out: dict[str, dict[str, float]] = {}
+    groups = {protocol: np.ones(users.size, dtype=bool)}
+    if protocol == "temporal":
+        groups["temporal_warm"] = ~holdout.cold_start
+        groups["temporal_cold"] = holdout.cold_start.copy()
+    out: dict[str, dict[str, dict[str, float]]] = {name: {} for name in groups}
     names = [*models, PIPELINE]
     for name in tqdm(names, desc=protocol, disable=not progress, leave=False):
         start = time.perf_counter()
@@ -99,6 +121,7 @@ def bench_protocol(
             sources = list(PIPELINE_SOURCES)
             if features is None:
                 sources = [s for s in sources if s != "content"]
+            with_features = videos is not None and workdir is not None
             pipeline, tuning = fit_tuned_pipeline(
                 train,
                 protocol,
@@ -106,11 +129,19 @@ def bench_protocol(
                 item_features=features,
                 weight="binary",
                 seed=seed,
-                features_for=None,
+                features_for=(
+                    feature_factory(videos, workdir / protocol / "tuning")
+                    if with_features and workdir is not None
+                    else None
+                ),
                 grids=default_grids(),
             )
             if progress:
                 tqdm.write(f"{protocol} tuning: {tuning}")
+            if with_features and workdir is not None and pipeline.ranker is not None:
+                pipeline.attach_features(
+                    online_features(train, videos, workdir / protocol / "test")
+                )
             fitted = time.perf_counter()
             ids, _ = pipeline.recommend(users, K)
         else:
@@ -118,11 +149,15 @@ def bench_protocol(
             fitted = time.perf_counter()
             ids, _ = model.recommend(users, K)
         done = time.perf_counter()
-        row = _row(ids, holdout.relevant, train_i.n_items)
-        row["train_s"] = fitted - start
-        row["recommend_ms_per_user"] = 1000 * (done - fitted) / max(users.size, 1)
-        out[name] = row
+        for group, mask in groups.items():
+            relevant = [r for r, keep in zip(holdout.relevant, mask, strict=True) if keep]
+            row = _row(ids[mask], relevant, train_i.n_items)
+            row["train_s"] = fitted - start
+            row["recommend_ms_per_user"] = 1000 * (done - fitted) / max(users.size, 1)
+            row["users"] = float(mask.sum())
+            out[group][name] = row
         if progress:
+            row = out[protocol][name]
             tqdm.write(f"{protocol} {name}: " + ", ".join(f"{k}={v:.4f}" for k, v in row.items()))
     return out
 
@@ -143,11 +178,14 @@ def bench_recs(
     models: Sequence[str] | None = None,
     seed: int = 42,
     progress: bool = True,
+    ranker_features: bool = True,
 ) -> dict[str, Any]:
     """Benchmark ``models`` (default: every available family) and the ensemble + ranker.
 
     Prints one table per protocol; returns (and, with ``json_path``, writes)
-    ``{"dataset": ..., "protocols": {protocol: {model: {"ndcg@10": ..., ...}}}}``.
+    ``{"dataset": ..., "protocols": {protocol: {model: {"ndcg@10": ..., ...}}}}`` (the
+    temporal protocol also gives ``temporal_warm`` and ``temporal_cold``). With
+    ``ranker_features`` the pipeline's rankers learn from and are served Feast features.
     """
     chosen = list(models) if models is not None else list(DEFAULT_MODELS)
     unknown = [m for m in chosen if m not in FAMILIES]
@@ -155,6 +193,7 @@ def bench_recs(
         raise ValueError(f"unknown models {unknown}; known: {', '.join(FAMILIES)}")
     with tempfile.TemporaryDirectory(prefix="reelrank-bench-") as tmp:
         events, metadata = load_dataset(Path(dataset), Path(tmp))
+        videos = load_videos_of(Path(tmp)) if ranker_features else None
     features = None
     if not metadata.empty:
         candidate = ItemFeatures.from_metadata(metadata)
@@ -163,10 +202,14 @@ def bench_recs(
     if features is None:
         chosen = [m for m in chosen if m != "content"]
     result: dict[str, Any] = {"dataset": str(dataset), "protocols": {}}
-    for protocol in protocols:
-        rows = bench_protocol(events, features, protocol, chosen, seed, progress)
-        result["protocols"][protocol] = rows
-        print(format_table(protocol, rows), flush=True)
+    with tempfile.TemporaryDirectory(prefix="reelrank-bench-features-") as work:
+        for protocol in protocols:
+            groups = bench_protocol(
+                events, features, protocol, chosen, seed, progress, videos, Path(work)
+            )
+            for group, rows in groups.items():
+                result["protocols"][group] = rows
+                print(format_table(group, rows), flush=True)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(result, indent=2) + "\n")

@@ -24,9 +24,10 @@ at a time::
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -48,6 +49,7 @@ from models.mlflow_registry import (
     register_pipeline,
     tracking_uri_scope,
 )
+from models.pair_features import PairFeatures
 from models.pipeline import RecommendationPipeline
 from models.postprocess import genre_vectors
 from models.rankers import AnyRankerConfig
@@ -156,6 +158,12 @@ class RunConfig(BaseModel):
     )
     registration: RegistrationSettings = Field(default_factory=RegistrationSettings)
     progress: bool = Field(False, description="Show progress bars.")
+    ranker_features: bool = Field(
+        True,
+        description="Train the rankers on Feast point-in-time training sets (built from the "
+        "events each model saw) and score the pipeline with features from an online store; "
+        "False: blend features only.",
+    )
 
     @field_validator("source_configs", mode="before")
     @classmethod
@@ -182,6 +190,8 @@ class LoadedData:
     events: pd.DataFrame
     item_features: ItemFeatures | None
     dataset_sha256: str
+    videos: pd.DataFrame | None = None  # catalogue columns of the feature tables
+    feature_dir: Path | None = None  # scratch Feast repos of this run (ranker_features only)
 
 
 @dataclass(frozen=True)
@@ -266,11 +276,25 @@ def load_data(config: RunConfig) -> LoadedData:
         events = read_events(config.events_path)
     except FileNotFoundError as exc:
         raise DatasetError(str(exc)) from exc
+    videos = feature_dir = None
+    if config.ranker_features:
+        from features.videos import empty_videos, load_videos
+
+        videos = load_videos(config.database_url) if config.database_url else empty_videos()
+        feature_dir = Path(tempfile.mkdtemp(prefix="reelrank-run-features-"))
     return LoadedData(
         events=events,
         item_features=item_features_from(config.database_url, config.embeddings_path),
         dataset_sha256=file_sha256(config.events_path),
+        videos=videos,
+        feature_dir=feature_dir,
     )
+
+
+def release_data(data: LoadedData) -> None:
+    """Remove the run's scratch feature repos."""
+    if data.feature_dir is not None:
+        shutil.rmtree(data.feature_dir, ignore_errors=True)
 
 
 def split_data(config: RunConfig, data: LoadedData) -> Split:
@@ -317,6 +341,15 @@ def score_models(
         **fitted.models,
         PIPELINE: fitted.pipeline,
     }
+    if fitted.pipeline.ranker is not None and data.feature_dir is not None:
+        # rank the test users with online features of the training split, as serving would
+        from training.feature_sets import online_features
+
+        fitted.pipeline.attach_features(
+            online_features(
+                split.train, _videos(data), data.feature_dir / "test", config.embeddings_path
+            )
+        )
     metrics: dict[str, dict[str, float]] = {}
     recommended: dict[str, np.ndarray] = {}
     for name, model in scored.items():
@@ -411,12 +444,15 @@ def register_served(
 def run_training(config: RunConfig) -> TrainReport:
     """Every stage in order: load, split, fit and tune, score, refit, log, register."""
     data = load_data(config)
-    split = split_data(config, data)
-    fitted = fit_models(config, data, split)
-    scores = score_models(config, data, split, fitted)
-    served = refit_served(config, data, fitted)
-    logged = log_run(config, data, split, fitted, scores, served)
-    registered = register_served(config, logged, scores)
+    try:
+        split = split_data(config, data)
+        fitted = fit_models(config, data, split)
+        scores = score_models(config, data, split, fitted)
+        served = refit_served(config, data, fitted)
+        logged = log_run(config, data, split, fitted, scores, served)
+        registered = register_served(config, logged, scores)
+    finally:
+        release_data(data)
     return TrainReport(
         experiment_id=logged.experiment_id,
         run_id=logged.run_id,
@@ -440,8 +476,11 @@ def run_training(config: RunConfig) -> TrainReport:
 def run_evaluation(config: RunConfig) -> Evaluation:
     """``reelrank evaluate``: load, split, fit and score, without logging or registering."""
     data = load_data(config)
-    split = split_data(config, data)
-    return score_models(config, data, split, fit_models(config, data, split))
+    try:
+        split = split_data(config, data)
+        return score_models(config, data, split, fit_models(config, data, split))
+    finally:
+        release_data(data)
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -583,9 +622,26 @@ def _fit_tuned_pipeline(
         config.rankers,
         config.split.weight,
         seed=config.seed,
-        features_for=None,
+        features_for=_features_for(config, data),
         grids=default_grids(),
     )
+
+
+def _videos(data: LoadedData) -> pd.DataFrame:
+    from features.videos import empty_videos
+
+    return data.videos if data.videos is not None else empty_videos()
+
+
+def _features_for(
+    config: RunConfig, data: LoadedData
+) -> Callable[[pd.DataFrame], PairFeatures] | None:
+    """Point-in-time Feast features of a history frame (None: blend features only)."""
+    if data.feature_dir is None:
+        return None
+    from training.feature_sets import feature_factory
+
+    return feature_factory(_videos(data), data.feature_dir / "tuning", config.embeddings_path)
 
 
 def _refit_pipeline(
