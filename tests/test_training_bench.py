@@ -23,6 +23,10 @@ def _movielens_folder(root: Path, with_movies: bool) -> Path:
         for movie in rng.choice(10, size=7, replace=False):
             stamp = 1_000_000_000 + int(rng.integers(0, 10_000_000))
             rows.append((user, third * 10 + int(movie) + 1, 4.0, stamp))
+    for user in range(N_USERS + 1, N_USERS + 7):  # new users, only in the temporal test part
+        for movie in rng.choice(10, size=3, replace=False):
+            stamp = 1_009_000_000 + int(rng.integers(0, 1_000_000))
+            rows.append((user, int(movie) + 1, 4.0, stamp))
     folder = root / "ml-tiny"
     folder.mkdir()
     pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"]).to_csv(
@@ -51,13 +55,19 @@ def test_bench_writes_the_documented_json(
     written = json.loads(out.read_text())
     assert written == json.loads(json.dumps(result))
     assert written["dataset"] == str(folder)
-    assert set(written["protocols"]) == {"stratified_75_25", "temporal"}
-    for rows in written["protocols"].values():
+    protocols = written["protocols"]
+    assert set(protocols) == {"stratified_75_25", "temporal", "temporal_warm", "temporal_cold"}
+    for rows in protocols.values():
         assert set(rows) == {"popularity", "als", PIPELINE}
         for row in rows.values():
-            assert set(row) == set(COLUMNS)
+            assert set(row) == {*COLUMNS, "users"}
             assert all(isinstance(v, float) and v >= 0 for v in row.values())
             assert row["ndcg@10"] <= 1 and row["coverage"] <= 1
+    # the temporal test users split into those with and without training history
+    for name in ("popularity", PIPELINE):
+        warm, cold = protocols["temporal_warm"][name], protocols["temporal_cold"][name]
+        assert warm["users"] + cold["users"] == protocols["temporal"][name]["users"]
+        assert cold["users"] >= 6
     stratified = written["protocols"]["stratified_75_25"]
     assert stratified[PIPELINE]["ndcg@10"] > stratified["popularity"]["ndcg@10"]
     printed = capsys.readouterr().out

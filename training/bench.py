@@ -113,7 +113,9 @@ def bench_protocol(
     if protocol == "temporal":
         groups["temporal_warm"] = ~holdout.cold_start
         groups["temporal_cold"] = holdout.cold_start.copy()
-    out: dict[str, dict[str, dict[str, float]]] = {name: {} for name in groups}
+    out: dict[str, dict[str, dict[str, float]]] = {
+        name: {} for name, mask in groups.items() if mask.any()
+    }
     names = [*models, PIPELINE]
     for name in tqdm(names, desc=protocol, disable=not progress, leave=False):
         start = time.perf_counter()
@@ -150,6 +152,8 @@ def bench_protocol(
             ids, _ = model.recommend(users, K)
         done = time.perf_counter()
         for group, mask in groups.items():
+            if not mask.any():
+                continue  # e.g. no cold-start test user: the group has no row
             relevant = [r for r, keep in zip(holdout.relevant, mask, strict=True) if keep]
             row = _row(ids[mask], relevant, train_i.n_items)
             row["train_s"] = fitted - start
