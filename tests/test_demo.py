@@ -203,3 +203,42 @@ def test_serve_command_answers_over_http(demo_world: Settings) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_served_ranker_reads_its_features_from_the_online_store(
+    client: TestClient, demo_world: Settings
+) -> None:
+    ready = client.get("/ready")
+    body = ready.json()
+    assert ready.status_code == 200, body
+    assert body["ranking"] == "ranker"
+    assert body["features"] == "ok"
+    recommender = client.app.state.recommender  # type: ignore[attr-defined]
+    pipeline = recommender.pipeline
+    assert pipeline.ranking_active
+    from features.online import OnlineFeatures
+
+    assert isinstance(pipeline.pair_features, OnlineFeatures)
+    assert pipeline.pair_features.repo_dir == demo_world.paths.features
+
+
+def test_without_an_online_store_recommendations_fall_back_and_readiness_says_why(
+    demo_world: Settings, tmp_path: Path
+) -> None:
+    import shutil
+
+    store = demo_world.paths.features / "online_store.db"
+    moved = tmp_path / "online_store.db"
+    shutil.move(store, moved)
+    try:
+        with TestClient(create_app(demo_world)) as fresh:
+            user = fresh.get("/videos?limit=1").json()  # the API itself still answers
+            assert user
+            body = fresh.get("/ready").json()
+            assert body["ready"] is False
+            assert body["ranking"].startswith("blend (fallback")
+            listed = fresh.get("/users/1/recommendations?k=5")
+            assert listed.status_code == 200
+            assert len(listed.json()["items"]) == 5
+    finally:
+        shutil.move(moved, store)
