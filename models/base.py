@@ -167,14 +167,25 @@ def empty_result(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def top_k(scores: np.ndarray, k: int, item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Best ``k`` columns of each row of ``scores`` as item ids; ``-inf`` scores become padding."""
+    """Best ``k`` columns of each row of ``scores`` as item ids; ``-inf`` scores become padding.
+
+    Ties go to the lower column, whatever ``k``: a model's top 10 is the start of its top 100.
+    """
     n, m = scores.shape
     ids, out = empty_result(n, k)
     take = min(k, m)
     if take == 0 or n == 0:
         return ids, out
-    part = np.argpartition(-scores, take - 1, axis=1)[:, :take] if take < m else None
-    cols = part if part is not None else np.broadcast_to(np.arange(m), (n, m))
+    scores = np.where(np.isnan(scores), -np.inf, scores)
+    if take < m:
+        kth = -np.partition(-scores, take - 1, axis=1)[:, take - 1 : take]
+        above = scores > kth
+        ties = scores == kth
+        need = take - above.sum(axis=1, keepdims=True)
+        chosen = above | (ties & (np.cumsum(ties, axis=1) <= need))
+        cols = np.nonzero(chosen)[1].reshape(n, take)
+    else:
+        cols = np.broadcast_to(np.arange(m), (n, m))
     picked = np.take_along_axis(scores, cols, axis=1)
     order = np.argsort(-picked, axis=1, kind="stable")
     cols = np.take_along_axis(cols, order, axis=1)

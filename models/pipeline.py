@@ -278,17 +278,42 @@ class RecommendationPipeline:
             return blended
 
     def _cold_start_order(self, users: np.ndarray, candidates: Blend) -> Blend:
-        """Cold-start rows in the trending sources' order even when the blend weighs them 0
-        (a personal source served alone): equal weights among the trending sources there."""
+        """Cold-start rows in the trending sources' order, whatever the blend weighs them: a
+        single trending source's own ranks (its tie-breaking too), several ones weighed
+        equally."""
         trending = [n for n in candidates.names if self.roles[n] is SourceRole.TRENDING]
-        if not trending or any(self.weights.get(n, 0.0) > 0 for n in trending):
+        if not trending:
             return candidates
         cold = ~self.personalized(users)
         if not cold.any():
             return candidates
-        w = weight_vector(candidates.names, {n: 1.0 / len(trending) for n in trending})
-        scores = candidates.scores.copy()
         valid = candidates.item_ids[cold] != PAD_ID
+        scores = candidates.scores.copy()
+        if len(trending) == 1:
+            column = candidates.names.index(trending[0])
+            ranks = candidates.source_ranks[cold][:, :, column].astype(np.float32)
+            width = np.float32(candidates.item_ids.shape[1] + 1)
+            # order key: the source's rank (unproposed last); reorder, then restore scores
+            key = np.where(candidates.item_ids != PAD_ID, 0.0, PAD_SCORE).astype(np.float32)
+            key[cold] = np.where(
+                valid & (ranks > 0), width - ranks, np.where(valid, 0.0, PAD_SCORE)
+            )
+            ordered = candidates.reordered(key)
+            kept = np.take_along_axis(
+                np.where(candidates.item_ids != PAD_ID, scores, PAD_SCORE),
+                np.argsort(-key, axis=1, kind="stable"),
+                axis=1,
+            )
+            final = np.where(cold[:, None], ordered.source_scores[:, :, column], kept)
+            return Blend(
+                ordered.names,
+                ordered.item_ids,
+                np.where(ordered.item_ids != PAD_ID, final, PAD_SCORE).astype(np.float32),
+                ordered.source_scores,
+                ordered.source_ranks,
+                ordered.raw_scores,
+            )
+        w = weight_vector(candidates.names, {n: 1.0 / len(trending) for n in trending})
         scores[cold] = np.where(valid, candidates.source_scores[cold] @ w, PAD_SCORE)
         return candidates.reordered(scores)
 
@@ -352,8 +377,9 @@ class RecommendationPipeline:
                 chose[i] = bool(genres[i])
         top_ids, top_scores = compact(ids, scores, np.ones(ids.shape, dtype=bool), k)
         ids, scores = diversify(ids, scores, self.config.postprocess, self.item_features, k)
-        # A new user's chosen genres are the point of their list: no per-genre cap there.
-        ids[chose], scores[chose] = top_ids[chose], top_scores[chose]
+        # A new user's list is the cold-start source's (or their chosen genres'): no per-genre
+        # cap there, so cold-start users get exactly what the cold-start source ranks.
+        ids[cold], scores[cold] = top_ids[cold], top_scores[cold]
         return ids, scores, cold, ranked, [h | s for h, s in zip(history, seen_sets, strict=True)]
 
     # -- public API ---------------------------------------------------------------------------

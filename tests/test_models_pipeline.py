@@ -205,7 +205,7 @@ def test_cold_start_with_chosen_genres_and_language_filter() -> None:
 
 def test_genre_cap_and_mmr_diversify() -> None:
     capped = _with_features(diversity="genre_cap", genre_cap=2)
-    ids, _ = capped.recommend(np.array([9_999]), 10)
+    ids, _ = capped.recommend(np.array([1]), 10)
     kept = ids[0][ids[0] >= 0]
     assert kept.size == 4  # two per genre, two genres
     mmr = _with_features(diversity="mmr", mmr_lambda=0.3)

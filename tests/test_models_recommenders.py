@@ -182,3 +182,22 @@ def test_configs_refuse_unknown_and_invalid_fields() -> None:
     with pytest.raises(ValueError, match="greater than 0"):
         PopularityConfig(half_life_days=0)
     assert ALSConfig().flat("als")["als.factors"] == 256
+
+
+def test_top_k_breaks_ties_by_column_whatever_k() -> None:
+    """A model's top 3 is the start of its top 6 even when scores tie (the cold-start source
+    and the pipeline's candidate lists must agree)."""
+    from models.base import top_k
+
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 3, size=(50, 40)).astype(np.float32)
+    scores[0, :] = np.nan  # no finite score: all padding
+    items = np.arange(100, 140)
+    short, _ = top_k(scores, 3, items)
+    long, long_scores = top_k(scores, 6, items)
+    np.testing.assert_array_equal(short, long[:, :3])
+    assert (short[0] == -1).all()
+    for row in range(1, 50):
+        expected = sorted(range(40), key=lambda j: (-scores[row, j], j))[:6]
+        np.testing.assert_array_equal(long[row], items[expected])
+        assert (np.diff(long_scores[row]) <= 0).all()

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.bench import COLUMNS, PIPELINE, bench_recs
+from training.bench import COLD_START, COLUMNS, PIPELINE, bench_recs
 
 N_USERS, N_MOVIES = 60, 30
 
@@ -58,7 +58,7 @@ def test_bench_writes_the_documented_json(
     protocols = written["protocols"]
     assert set(protocols) == {"stratified_75_25", "temporal", "temporal_warm", "temporal_cold"}
     for rows in protocols.values():
-        assert set(rows) == {"popularity", "als", PIPELINE}
+        assert set(rows) == {"popularity", "als", PIPELINE, COLD_START}
         for row in rows.values():
             assert set(row) == {*COLUMNS, "users"}
             assert all(isinstance(v, float) and v >= 0 for v in row.values())
@@ -68,6 +68,13 @@ def test_bench_writes_the_documented_json(
         warm, cold = protocols["temporal_warm"][name], protocols["temporal_cold"][name]
         assert warm["users"] + cold["users"] == protocols["temporal"][name]["users"]
         assert cold["users"] >= 6
+    # users without history get exactly the cold-start source that validation configured
+    cold = protocols["temporal_cold"]
+    assert cold[PIPELINE] == {
+        **cold[COLD_START],
+        "train_s": cold[PIPELINE]["train_s"],
+        "recommend_ms_per_user": cold[PIPELINE]["recommend_ms_per_user"],
+    }
     stratified = written["protocols"]["stratified_75_25"]
     assert stratified[PIPELINE]["ndcg@10"] > stratified["popularity"]["ndcg@10"]
     printed = capsys.readouterr().out

@@ -41,6 +41,9 @@ DEFAULT_MODELS: tuple[str, ...] = (
 )
 PIPELINE_SOURCES: tuple[str, ...] = ("ease", "itemknn", "lightfm", "content", "trending")
 PIPELINE = "ensemble_ranker"
+#: Row of the pipeline's cold-start source, configured as validation chose (the row that
+#: ``ensemble_ranker`` must match on ``temporal_cold``).
+COLD_START = "chosen_cold_start"
 COLUMNS: tuple[str, ...] = (
     "ndcg@10",
     "recall@10",
@@ -117,6 +120,7 @@ def bench_protocol(
         name: {} for name, mask in groups.items() if mask.any()
     }
     names = [*models, PIPELINE]
+    extra: dict[str, np.ndarray] = {}
     for name in tqdm(names, desc=protocol, disable=not progress, leave=False):
         start = time.perf_counter()
         if name == PIPELINE:
@@ -146,11 +150,25 @@ def bench_protocol(
                 )
             fitted = time.perf_counter()
             ids, _ = pipeline.recommend(users, K)
+            cold_sources = tuning.cold_start.get("sources", [])
+            if len(cold_sources) == 1:
+                # the cold-start source as validation configured it, inside the pipeline
+                chosen, _ = pipeline.sources[cold_sources[0]].recommend(users, K)
+                extra[COLD_START] = chosen
         else:
             model = fit_source(make_source(name), train_i, features)
             fitted = time.perf_counter()
             ids, _ = model.recommend(users, K)
         done = time.perf_counter()
+        for group, mask in groups.items():
+            if not mask.any():
+                continue
+            relevant = [r for r, keep in zip(holdout.relevant, mask, strict=True) if keep]
+            for extra_name, extra_ids in extra.items():
+                row = _row(extra_ids[mask], relevant, train_i.n_items)
+                row.update(train_s=0.0, recommend_ms_per_user=0.0, users=float(mask.sum()))
+                out[group][extra_name] = row
+        extra.clear()
         for group, mask in groups.items():
             if not mask.any():
                 continue  # e.g. no cold-start test user: the group has no row
