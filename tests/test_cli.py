@@ -163,3 +163,35 @@ def test_catalogue_text_embeddings_reach_the_item_features(
     assert without is not None and with_vectors is not None
     assert not any(name.startswith("embedding:") for name in without.names)
     assert sum(name.startswith("embedding:") for name in with_vectors.names) == 384 + 153
+
+
+@pytest.mark.slow
+def test_features_build_apply_materialize_status(
+    data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    assert main(["features", "status"]) == 1  # nothing built yet: not ready, says what to run
+    assert "reelrank features build" in capsys.readouterr().out
+    assert main(["features", "build"]) == 2  # no event log
+    assert "no event log" in capsys.readouterr().err
+    assert main(["data", "synth", "--users", "40", "--videos", "20", "--days", "5"]) == 0
+    capsys.readouterr()
+    assert main(["features", "build"]) == 0
+    assert "user_activity" in capsys.readouterr().out
+    assert main(["features", "apply"]) == 0
+    assert main(["features", "status"]) == 1  # applied, never materialized
+    assert "never" in capsys.readouterr().out
+    assert main(["features", "materialize"]) == 0
+    capsys.readouterr()
+    assert main(["features", "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["healthy"] is True
+    assert [view["name"] for view in status["views"]] == [
+        "user_activity",
+        "user_taste",
+        "video_popularity",
+        "video_content",
+    ]
+    assert all(view["table_rows"] > 0 for view in status["views"])
+    assert status["staleness_s"] < 60
