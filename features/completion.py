@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from core import columns as c
-from core.types import EventType
-
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -23,16 +20,3 @@ def completion_rate(completes: pd.Series, plays: pd.Series) -> pd.Series:
     rate = completes.astype("float64") / den.where(den != 0)
     return rate.clip(lower=0.0, upper=1.0).astype("float64")
 
-
-def completion_rates(events: pd.DataFrame) -> dict[int, float]:
-    """``video_id -> completion_rate`` over an event frame, for the videos with plays.
-
-    Empty when the log has no ``play`` events (e.g. a ratings dataset).
-    """
-    types = events[c.EVENT_TYPE].astype(str)
-    plays = events.loc[types == EventType.PLAY, c.VIDEO_ID].value_counts()
-    if plays.empty:
-        return {}
-    completes = events.loc[types == EventType.COMPLETE, c.VIDEO_ID].value_counts()
-    rates = completion_rate(completes.reindex(plays.index, fill_value=0), plays)
-    return {int(video): float(rate) for video, rate in rates.items()}

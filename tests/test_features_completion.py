@@ -15,7 +15,7 @@ from core import columns as c
 from core.eventlog import write_events
 from features import schema as s
 from features.build import build_feature_tables
-from features.completion import completion_rate, completion_rates
+from features.completion import completion_rate
 from features.videos import empty_videos
 from tests.event_rows import event_row
 
@@ -42,13 +42,6 @@ def test_completion_rate_is_completes_over_plays_clipped() -> None:
     assert rates[1] == 1.0  # more completes than plays: clipped, never above 1
     assert math.isnan(rates[2])  # no plays: undefined
     assert rates[3] == 0.0
-
-
-def test_per_video_rates_cover_played_videos_only() -> None:
-    events = pd.DataFrame(EVENTS)
-    assert completion_rates(events) == {1: 0.5, 2: 1.0, 4: 0.0}
-    ratings_only = pd.DataFrame([event_row(1, 1, "rate", "2024-03-01T09:00Z", value=4)])
-    assert completion_rates(ratings_only) == {}
 
 
 def test_the_feature_table_uses_the_same_definition(tmp_path: Path) -> None:
