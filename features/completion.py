@@ -19,4 +19,3 @@ def completion_rate(completes: pd.Series, plays: pd.Series) -> pd.Series:
     den = plays.astype("float64")
     rate = completes.astype("float64") / den.where(den != 0)
     return rate.clip(lower=0.0, upper=1.0).astype("float64")
-

@@ -222,11 +222,15 @@ class OnlineFeatures:
         return frame
 
     def pair_features(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
-        """float32 ``(n, width, F)`` for each user's candidate row (padding gets defaults)."""
+        """float32 ``(n, width, F)`` for each user's candidate row (padding gets defaults),
+        asked ``MAX_CANDIDATES`` at a time."""
         users = np.asarray(user_ids, dtype=np.int64)
         out = np.empty((users.size, item_ids.shape[1], len(self.names)), dtype=np.float32)
+        moment = datetime.now(UTC)  # one request time for the whole call
         for i, user in enumerate(users.tolist()):
-            out[i] = self.vectors(int(user), item_ids[i])
+            for start in range(0, item_ids.shape[1], MAX_CANDIDATES):
+                stop = start + MAX_CANDIDATES
+                out[i, start:stop] = self.vectors(int(user), item_ids[i, start:stop], moment)
         return out
 
     def health(self) -> tuple[bool, str]:

@@ -216,6 +216,13 @@ def test_training_and_serving_vectors_are_equal_for_the_same_user_video_and_mome
     for i, user in enumerate(users):
         online = client.vectors(int(user), items[i][items[i] >= 0], at=AS_OF)
         np.testing.assert_array_equal(offline[i][items[i] >= 0], online)
+    # wide candidate rows are asked 500 at a time; an over-wide single call is refused
+    wide = np.tile(np.array([1, 2, 999, -1]), 160)[None, :]
+    rows = client.pair_features(np.array([1]), wide)
+    assert rows.shape == (1, 640, len(s.RANKER_FEATURES))
+    np.testing.assert_array_equal(rows[0, 4:8], rows[0, 600:604])
+    with pytest.raises(ValueError, match="at most 500"):
+        client.vectors(1, wide[0, :501], at=AS_OF)
     # the assembled vector is [user | video | on-demand], exactly RANKER_FEATURES
     assert (
         *s.USER_RANKER_FEATURES,
