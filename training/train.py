@@ -17,6 +17,7 @@ at a time::
     served = refit_served(config, data, fitted)
     logged = log_run(config, data, split, fitted, scores, served)
     registered = register_served(config, logged, scores)
+    release_data(data)  # the run's scratch feature repos
 
 ``run_training(config)`` chains them all; ``run_evaluation(config)`` stops after scoring.
 """

@@ -71,50 +71,29 @@ user_activity_push = PushSource(
     description="User activity rows recomputed when new events arrive.",
 )
 
-# What a user has done lately and overall. Snapshots are cumulative: a user's latest row never
-# expires (ttl 0 = no limit); windowed counts decay through the builder's decay rows.
-user_activity = FeatureView(
-    name=s.USER_ACTIVITY,
-    entities=[user],
-    ttl=timedelta(0),
-    schema=_fields(s.USER_ACTIVITY),
-    online=True,
-    source=user_activity_push,
-    tags={"owner": "features", "entity": "user"},
-)
 
+def _view(name: str, entity: Entity, source: FileSource | PushSource) -> FeatureView:
+    # Snapshots are cumulative: an entity's latest row never expires (ttl 0 = no limit);
+    # windowed counts decay through the builder's decay rows.
+    return FeatureView(
+        name=name,
+        entities=[entity],
+        ttl=timedelta(0),
+        schema=_fields(name),
+        online=True,
+        source=source,
+        tags={"owner": "features", "entity": entity.name},
+    )
+
+
+# What a user has done lately and overall.
+user_activity = _view(s.USER_ACTIVITY, user, user_activity_push)
 # What a user likes: genre affinity, language, typical video length.
-user_taste = FeatureView(
-    name=s.USER_TASTE,
-    entities=[user],
-    ttl=timedelta(0),
-    schema=_fields(s.USER_TASTE),
-    online=True,
-    source=user_taste_source,
-    tags={"owner": "features", "entity": "user"},
-)
-
+user_taste = _view(s.USER_TASTE, user, user_taste_source)
 # How a video performs: reach, engagement and a decayed trending mass.
-video_popularity = FeatureView(
-    name=s.VIDEO_POPULARITY,
-    entities=[video],
-    ttl=timedelta(0),
-    schema=_fields(s.VIDEO_POPULARITY),
-    online=True,
-    source=video_popularity_source,
-    tags={"owner": "features", "entity": "video"},
-)
-
+video_popularity = _view(s.VIDEO_POPULARITY, video, video_popularity_source)
 # What a video is: duration, language, genres, publication time, content vector reference.
-video_content = FeatureView(
-    name=s.VIDEO_CONTENT,
-    entities=[video],
-    ttl=timedelta(0),
-    schema=_fields(s.VIDEO_CONTENT),
-    online=True,
-    source=video_content_source,
-    tags={"owner": "features", "entity": "video"},
-)
+video_content = _view(s.VIDEO_CONTENT, video, video_content_source)
 
 # Everything the ranker learns from and is served with (plus features.on_demand).
 ranker_v1 = FeatureService(
