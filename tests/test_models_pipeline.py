@@ -229,7 +229,14 @@ class Marked:
 
 RANKER_CONFIGS: dict[str, RankerConfig | LambdaRankConfig] = {
     "neural": RankerConfig(epochs=60, learning_rate=0.02),
-    "lambdarank": LambdaRankConfig(n_estimators=30, min_child_samples=5),
+    "lambdarank": LambdaRankConfig(  # from scratch: the planted signal overrides the blend
+        n_estimators=30,
+        learning_rate=0.05,
+        num_leaves=15,
+        min_child_samples=5,
+        blend_weight=0.0,
+        reg_lambda=0.0,
+    ),
 }
 
 

@@ -19,12 +19,14 @@ from models.pair_features import (
     ranker_inputs,
 )
 from models.popularity import PopularityRecommender
-from models.ranker import NeuralRanker, Ranker, RankerConfig
+from models.ranker import NeuralRanker, Ranker, RankerConfig, blend_prior
 from models.rankers import RANKERS, load_ranker, make_ranker
 from tests.conftest import planted_tastes
 
 FAST = RankerConfig(epochs=60, hidden=16, learning_rate=0.01)
-FAST_TREES = LambdaRankConfig(n_estimators=40, min_child_samples=10)
+FAST_TREES = LambdaRankConfig(
+    n_estimators=40, learning_rate=0.05, num_leaves=15, min_child_samples=10, reg_lambda=0.0
+)
 CONFIGS: dict[str, RankerConfig | LambdaRankConfig] = {"neural": FAST, "lambdarank": FAST_TREES}
 
 
@@ -108,6 +110,78 @@ def test_ranker_learns_a_planted_signal(config: RankerConfig | LambdaRankConfig)
     scores = ranker.score(test_x, np.ones(test_y.shape, dtype=bool))
     top1 = test_y[np.arange(len(test_y)), np.argmax(scores, axis=1)].mean()
     assert top1 > 0.8  # random would be 1/12
+
+
+def test_the_blend_prior_is_the_blend_score_standardised_within_each_list() -> None:
+    names = ("x", "blend_score")
+    features = np.zeros((3, 4, 2), dtype=np.float32)
+    features[0, :, 1] = [4.0, 3.0, 2.0, 1.0]
+    features[1, :, 1] = [9.0, 7.0, 0.0, 0.0]  # two valid candidates, two padding
+    features[2, :, 1] = 5.0  # constant: no order to keep
+    valid = np.array([[True] * 4, [True, True, False, False], [True] * 4])
+    prior = blend_prior(features, valid, names)
+    assert prior.dtype == np.float32 and prior.shape == (3, 4)
+    assert prior[0] == pytest.approx((np.array([4, 3, 2, 1]) - 2.5) / np.sqrt(1.25))
+    assert prior[1] == pytest.approx([1.0, -1.0, 0.0, 0.0])
+    assert (prior[2] == 0).all()
+    assert (blend_prior(features, valid, ("x", "y")) == 0).all()  # no blend column: no prior
+
+
+def _blend_lists(n: int, seed: int, width: int = 40) -> tuple[np.ndarray, ...]:
+    """Lists whose ``blend_score`` column (last) is a noisy signal of relevance and whose other
+    three columns are noise, the last few candidates padding."""
+    rng = np.random.default_rng(seed)
+    valid = np.ones((n, width), dtype=bool)
+    valid[:, width - 5 :] = False
+    labels = (rng.random((n, width)) < 0.1) & valid
+    features = rng.normal(size=(n, width, 4)).astype(np.float32)
+    features[:, :, 3] = labels + rng.normal(size=(n, width))
+    features[~valid] = 0.0
+    return features, labels, valid
+
+
+def _top_hits(scores: np.ndarray, labels: np.ndarray, valid: np.ndarray, k: int = 10) -> float:
+    order = np.argsort(-np.where(valid, scores, -np.inf), axis=1, kind="stable")[:, :k]
+    return float(np.take_along_axis(labels, order, axis=1).mean())
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        LambdaRankConfig(
+            blend_weight=2.0,
+            n_estimators=100,
+            learning_rate=0.02,
+            num_leaves=3,
+            min_child_samples=200,
+            reg_lambda=10.0,
+        ),
+        RankerConfig(blend_weight=2.0, hidden=8, weight_decay=1e-2),
+    ],
+    ids=["lambdarank", "neural"],
+)
+def test_a_ranker_correcting_the_blend_keeps_its_order_when_the_rest_is_noise(
+    config: RankerConfig | LambdaRankConfig, tmp_path: Path
+) -> None:
+    names = ("a", "b", "c", "blend_score")
+    features, labels, valid = _blend_lists(300, seed=0)
+    ranker = make_ranker(config).fit(features, labels, valid, names)
+    test_x, test_y, test_valid = _blend_lists(300, seed=1)
+    scores = ranker.score(test_x, test_valid)
+    blend_hits = _top_hits(test_x[:, :, 3], test_y, test_valid)
+    assert _top_hits(scores, test_y, test_valid) >= blend_hits - 0.005
+    loaded = load_ranker(ranker.save(tmp_path / "r"))
+    assert np.array_equal(loaded.score(test_x, test_valid), scores)
+
+
+def test_the_neural_correction_starts_from_the_blend_order() -> None:
+    names = ("a", "b", "c", "blend_score")
+    features, labels, valid = _blend_lists(50, seed=2)
+    config = RankerConfig(blend_weight=1.0, epochs=1, learning_rate=1e-9)
+    scores = NeuralRanker(config).fit(features, labels, valid, names).score(features, valid)
+    order = np.argsort(-scores, axis=1, kind="stable")
+    expected = np.argsort(-np.where(valid, features[:, :, 3], -np.inf), axis=1, kind="stable")
+    assert np.array_equal(order[valid.sum(1) > 0][:, :35], expected[:, :35])
 
 
 @pytest.mark.parametrize("kind", list(CONFIGS))
