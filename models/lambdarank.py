@@ -29,11 +29,9 @@ EVAL_AT = 10
 
 
 class LambdaRankConfig(ModelConfig):
-    """Trees of the lambdarank ranker. The defaults suit some 30 to 600 lists of a few hundred
-    candidates (ml-latest-small's validation users): small, shrunk, L2-penalised trees that
-    correct the blend's order (``blend_weight``) rather than rank from scratch, which on those
-    lists did no better than the blend and overfit it (two-fold validation NDCG@10 gain over
-    the blend -0.018 from scratch, -0.0001 as a correction)."""
+    """Trees of the lambdarank ranker. The defaults (chosen on validation lists, see
+    docs/benchmarks.md) are small, shrunk, L2-penalised trees that correct the blend's order
+    (``blend_weight``) rather than rank from scratch."""
 
     kind: Literal["lambdarank"] = Field("lambdarank", description="The ranker kind (LightGBM).")
     n_estimators: int = Field(100, gt=0, description="Boosting rounds (trees), all of them used.")

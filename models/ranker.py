@@ -39,10 +39,8 @@ class RankerConfig(ModelConfig):
     weight_decay: float = Field(
         1e-2,
         ge=0,
-        description="L2 penalty (Adam weight decay). With the 8 hidden units, tuned on "
-        "ml-latest-small's validation lists (some 30 to 600): the gain over the blend of "
-        "32 units at 1e-4 was -0.003 (stratified) and -0.015 (temporal), of these -0.001 "
-        "and -0.009 (two-fold NDCG@10).",
+        description="L2 penalty (Adam weight decay); with 8 hidden units chosen on "
+        "validation lists (see docs/benchmarks.md).",
     )
     batch_users: int = Field(64, gt=0, description="Users (candidate lists) per step.")
     loss: Literal["listwise", "pairwise"] = Field(
