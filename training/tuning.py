@@ -96,6 +96,7 @@ class TuningReport:
     ranker_kind: str | None = None
     ranker_scores: dict[str, float] = field(default_factory=dict)
     n_validation_users: int = 0
+    n_blend_users: int = 0
     n_ranker_users: int = 0
     source_ndcg: dict[str, float] = field(default_factory=dict)
     model_choices: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -368,8 +369,10 @@ def fit_tuned_pipeline(
     """Tune blend and ranker on a validation split of ``train``; fit the pipeline on ``train``.
 
     ``step`` is the weight grid's step (default 0.1 up to five sources, 0.2 above, to bound
-    the grid). ``rankers`` holds at most one config per kind; empty: blend only. Each ranker
-    learns from the blend's features and ``features_for(history)``'s pair features (the
+    the grid). Blend weights and the blend's gate are chosen on the validation users a
+    personal source knows (all of them when none is known): cold-start users get the
+    cold-start source's list whatever the weights. ``rankers`` holds at most one config per
+    kind; empty: blend only. Each ranker learns from the blend's features and ``features_for(history)``'s pair features (the
     features as known at the end of ``history``, here the inner training part; None: the
     blend's features only), on the tuned blend's candidates of the validation users a personal
     source knows (cold-start users are never re-ranked). Each kind is scored by two-fold
@@ -411,15 +414,23 @@ def fit_tuned_pipeline(
     probe = RecommendationPipeline(models, base, item_features=item_features)
     users = holdout.user_ids
     lists = probe.retrieve(users, depth)
+    # Cold-start users always get the cold-start source's list, whatever the blend weighs:
+    # the blend is tuned (and gated) on the users a personal source knows, when there are any.
+    warm = probe.personalized(users)
+    rows = np.flatnonzero(warm) if warm.any() else np.arange(users.size)
+    report.n_blend_users = int(rows.size)
+    relevant = [holdout.relevant[i] for i in rows]
     for name, (ids, _) in lists.items():
-        report.source_ndcg[name] = _ndcg(ids, holdout.relevant)
+        report.source_ndcg[name] = _ndcg(ids[rows], relevant)
     start = default_weights(probe.roles)
     blends = {m: blend(lists, start, m, depth) for m in NORMALISATIONS}
     step = step or (0.1 if len(sources) <= 5 else 0.2)
-    chosen, value, _ = tune_weights(blends, holdout.relevant, TUNE_K, step)
+    chosen, value, _ = tune_weights(
+        {m: b.rows(rows) for m, b in blends.items()}, relevant, TUNE_K, step
+    )
     tuned = blends[chosen.normalisation].reweighted(chosen.weights)
     best = max(report.source_ndcg, key=lambda name: report.source_ndcg[name])
-    check = gain_check(tuned.item_ids, lists[best][0], holdout.relevant)
+    check = gain_check(tuned.item_ids[rows], lists[best][0][rows], relevant)
     report.model_choices["blend_check"] = {"best_source": best, **check}
     if not check["passed"]:
         chosen = chosen.model_copy(update={"weights": {best: 1.0}})
