@@ -372,9 +372,9 @@ def fit_tuned_pipeline(
     the grid). Blend weights and the blend's gate are chosen on the validation users a
     personal source knows (all of them when none is known): cold-start users get the
     cold-start source's list whatever the weights. ``rankers`` holds at most one config per
-    kind; empty: blend only. Each ranker learns from the blend's features and ``features_for(history)``'s pair features (the
-    features as known at the end of ``history``, here the inner training part; None: the
-    blend's features only), on the tuned blend's candidates of the validation users a personal
+    kind; empty: blend only. Each ranker learns from the blend's features and
+    ``features_for(history)``'s pair features (the features as known at the end of
+    ``history``, here the inner training part; None: the blend's features only), on the tuned blend's candidates of the validation users a personal
     source knows (cold-start users are never re-ranked). Each kind is scored by two-fold
     cross-validation over those users (trained on one half, ranking the other); the kind with
     the best NDCG@10 is kept only if it beats the tuned blend's validation NDCG@10 by more
