@@ -374,14 +374,15 @@ def fit_tuned_pipeline(
     cold-start source's list whatever the weights. ``rankers`` holds at most one config per
     kind; empty: blend only. Each ranker learns from the blend's features and
     ``features_for(history)``'s pair features (the features as known at the end of
-    ``history``, here the inner training part; None: the blend's features only), on the tuned blend's candidates of the validation users a personal
-    source knows (cold-start users are never re-ranked). Each kind is scored by two-fold
+    ``history``, here the inner training part; None: the blend's features only), on the
+    tuned blend's candidates of the validation users a personal source knows (cold-start
+    users are never re-ranked). Each kind is scored by two-fold
     cross-validation over those users (trained on one half, ranking the other); the kind with
     the best NDCG@10 is kept only if it beats the tuned blend's validation NDCG@10 by more
     than ``GATE_Z`` standard errors of the per-user gain; it is then retrained on all of them.
     The returned pipeline has no pair features attached: attach the serving features (the
-    report's ``pair_features`` are those the rankers were trained with). Likewise the tuned blend is
-    kept only if it beats the best single source that way, else that source alone is served
+    report's ``pair_features`` are those the rankers were trained with). Likewise the tuned
+    blend is kept only if it beats the best single source that way, else that source alone is served
     (weight 1; the others are still fitted, for explanations and the ranker's features).
     ``grids`` maps a source name to configs to try; the one with the best validation NDCG@10
     replaces ``source_configs[name]`` (see ``default_grids``). A validation split too small to
