@@ -16,7 +16,7 @@ import numpy as np
 
 from core import columns as c
 from features import schema as s
-from features.store import FeatureStoreError, open_store
+from features.store import open_store, ranker_service
 from features.vectors import ranker_matrix
 
 if TYPE_CHECKING:
@@ -35,13 +35,7 @@ def historical_rows(repo_dir: Path, entities: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"the entity frame lacks {', '.join(missing)}")
     store = open_store(repo_dir)
-    try:
-        service = store.get_feature_service(s.RANKER_SERVICE)
-    except Exception as exc:  # Feast raises its own not-found types
-        raise FeatureStoreError(
-            f"feature service {s.RANKER_SERVICE!r} is not registered in {repo_dir}: "
-            "run `reelrank features apply` first"
-        ) from exc
+    service = ranker_service(store, repo_dir)
     stamps = pd.to_datetime(entities[c.EVENT_TIMESTAMP], utc=True).reset_index(drop=True)
     out = pd.DataFrame(
         {

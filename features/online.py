@@ -21,7 +21,7 @@ import numpy as np
 from core import columns as c
 from features import schema as s
 from features.stamp import stamp_version
-from features.store import FeatureStoreError, open_store
+from features.store import FeatureStoreError, open_store, ranker_service
 from features.vectors import floats, numeric_values, on_demand_values
 
 if TYPE_CHECKING:
@@ -46,36 +46,20 @@ def _refs(views: tuple[str, ...]) -> list[str]:
 
 @dataclass(frozen=True)
 class VideoSnapshot:
-    """Every known video's ranker columns (defaults filled) and raw on-demand inputs."""
+    """Every known video's ranker columns (defaults filled) and raw on-demand inputs, with one
+    extra last row for an unknown video (the defaults, missing inputs): position -1."""
 
-    video_ids: np.ndarray  # sorted int64
-    values: np.ndarray  # float64 (n, len(VIDEO_RANKER_FEATURES))
-    raw: dict[str, np.ndarray]  # the _VIDEO_RAW columns (timestamps as float ns), aligned
+    video_ids: np.ndarray  # sorted int64, n
+    values: np.ndarray  # float64 (n + 1, len(VIDEO_RANKER_FEATURES))
+    raw: dict[str, np.ndarray]  # the _VIDEO_RAW columns (timestamps as float ns), n + 1 each
     version: tuple[int, int, int]
-    loaded_at: float
 
     def positions(self, video_ids: np.ndarray) -> np.ndarray:
-        """Index of each of ``video_ids`` in the snapshot, -1 for unknown ids."""
+        """Row of each of ``video_ids`` in the snapshot, -1 (the unknown row) when absent."""
         if self.video_ids.size == 0:
             return np.full(video_ids.shape, -1, dtype=np.int64)
         pos = np.minimum(np.searchsorted(self.video_ids, video_ids), self.video_ids.size - 1)
         return np.where(self.video_ids[pos] == video_ids, pos, -1)
-
-    def take(self, positions: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Ranker columns and raw inputs at ``positions`` (-1: defaults / missing)."""
-        known = positions >= 0
-        defaults = np.asarray([s.RANKER_DEFAULTS[n] for n in s.VIDEO_RANKER_FEATURES])
-        values = np.where(known[:, None], self.values[np.maximum(positions, 0)], defaults)
-        raw = {}
-        for name, column in self.raw.items():
-            picked = column[np.maximum(positions, 0)] if column.size else column
-            if not column.size:
-                picked = np.full(positions.shape, np.nan if column.dtype == np.float64 else None)
-            elif not known.all():
-                picked = picked.copy()
-                picked[~known] = np.nan if column.dtype == np.float64 else None
-            raw[name] = picked
-        return values, raw
 
 
 class OnlineFeatures:
@@ -88,13 +72,7 @@ class OnlineFeatures:
         self.repo_dir = repo_dir
         self.check_every_s = check_every_s
         self._store: FeatureStore = open_store(repo_dir)
-        try:
-            self._store.get_feature_service(s.RANKER_SERVICE)
-        except Exception as exc:  # Feast raises its own not-found types
-            raise FeatureStoreError(
-                f"feature service {s.RANKER_SERVICE!r} is not registered in {repo_dir}: "
-                "run `reelrank features apply` first"
-            ) from exc
+        ranker_service(self._store, repo_dir)  # fails early when the repo is not applied
         self._user_refs = _refs(s.USER_VIEWS)
         self._video_refs = _refs(s.VIDEO_VIEWS)
         self._lock = threading.Lock()
@@ -105,6 +83,11 @@ class OnlineFeatures:
     def names(self) -> tuple[str, ...]:
         """The ranker feature columns, in order."""
         return s.RANKER_FEATURES
+
+    @property
+    def store(self) -> FeatureStore:
+        """The Feast store the client reads."""
+        return self._store
 
     # -- snapshot -----------------------------------------------------------------------------
     @property
@@ -151,19 +134,17 @@ class OnlineFeatures:
         raw: dict[str, np.ndarray] = {}
         for name in _VIDEO_RAW:
             if name in s.TIMESTAMP_FEATURES:
-                raw[name] = nanoseconds(rows[name]) if ids.size else np.empty(0)
+                raw[name] = np.append(nanoseconds(rows[name]) if ids.size else [], np.nan)
             elif name == s.VIDEO_TRENDING_MASS:
-                raw[name] = floats(rows[name])
+                raw[name] = np.append(floats(rows[name]), np.nan)
             else:
-                column = np.empty(ids.size, dtype=object)
-                column[:] = list(rows[name])
+                column = np.empty(ids.size + 1, dtype=object)
+                column[:-1] = list(rows[name])
                 raw[name] = column
+        unknown = [[s.RANKER_DEFAULTS[n] for n in s.VIDEO_RANKER_FEATURES]]
+        values = numeric_values(rows, s.VIDEO_RANKER_FEATURES, ids.size)
         return VideoSnapshot(
-            video_ids=ids,
-            values=numeric_values(rows, s.VIDEO_RANKER_FEATURES, ids.size),
-            raw=raw,
-            version=version,
-            loaded_at=time.time(),
+            video_ids=ids, values=np.vstack([values, unknown]), raw=raw, version=version
         )
 
     # -- lookups ------------------------------------------------------------------------------
@@ -199,8 +180,9 @@ class OnlineFeatures:
         user = self.user_rows(np.array([int(user_id)]))
         user_values = numeric_values(user, s.USER_RANKER_FEATURES, 1)
         snap = self.snapshot
-        video_values, taken = snap.take(snap.positions(videos))
-        rows: dict[str, Any] = dict(taken)
+        positions = snap.positions(videos)
+        video_values = snap.values[positions]
+        rows: dict[str, Any] = {name: column[positions] for name, column in snap.raw.items()}
         last_active = nanoseconds(user[s.USER_LAST_ACTIVE])[0]
         rows[s.USER_LAST_ACTIVE] = np.full(n, last_active)
         for name in (s.USER_GENRES, s.USER_GENRE_WEIGHTS, s.USER_LANGUAGE):

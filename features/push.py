@@ -58,24 +58,18 @@ def push_user_events(
     import pandas as pd
     from feast.data_source import PushMode
 
-    fresh = validate_events(conform(new_events))
+    fresh = validate_events(new_events)
     if fresh.empty:
         return PushReport(0, 0, datetime.now(UTC))
     users = sorted({int(u) for u in fresh[c.USER_ID]})
     history = user_history(events_path, users)
     events = pd.concat([history, fresh], ignore_index=True)
-    if events[c.EVENT_ID].notna().any():
-        known = events[c.EVENT_ID].notna()
-        events = pd.concat(
-            [events[known].drop_duplicates(c.EVENT_ID, keep="last"), events[~known]],
-            ignore_index=True,
-        )
+    # an event already in the log (same event id) counts once
+    events = events[events[c.EVENT_ID].isna() | ~events.duplicated(c.EVENT_ID, keep="last")]
     as_of = fresh[c.EVENT_TIMESTAMP].max().to_pydatetime()
     events = events[events[c.EVENT_TIMESTAMP] <= as_of]
     rows = user_activity_frame(events, as_of, datetime.now(UTC))
-    rows = rows[
-        rows[c.EVENT_TIMESTAMP] == rows.groupby(c.USER_ID)[c.EVENT_TIMESTAMP].transform("max")
-    ]
+    rows = rows[rows[c.EVENT_TIMESTAMP] == as_of]  # each user's final row, stated at as_of
     store = open_store(repo_dir)
     store.push(s.USER_ACTIVITY_PUSH, rows.reset_index(drop=True), to=PushMode.ONLINE)
     write_stamp(repo_dir, "push", rows=len(rows))

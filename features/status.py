@@ -83,8 +83,6 @@ class FeatureStatus:
 
 def feature_status(repo_dir: Path, probe_online: bool = True) -> FeatureStatus:
     """The status of the Feast repo at ``repo_dir`` (never raises for a missing repo)."""
-    import pandas as pd
-
     if not (repo_dir / CONFIG_FILE).is_file():
         return FeatureStatus(repo_dir=repo_dir, configured=False, online_message="no repo")
     stamp = read_stamp(repo_dir)
@@ -95,9 +93,8 @@ def feature_status(repo_dir: Path, probe_online: bool = True) -> FeatureStatus:
         if not path.is_file():
             views.append(ViewStatus(view, None, None, end))
             continue
-        stamps = pd.read_parquet(path, columns=[c.EVENT_TIMESTAMP])[c.EVENT_TIMESTAMP]
-        latest = stamps.max().to_pydatetime() if len(stamps) else None
-        views.append(ViewStatus(view, len(stamps), latest, end))
+        rows, latest = _table_facts(path)
+        views.append(ViewStatus(view, rows, latest, end))
     ok, message = False, "not probed"
     if probe_online:
         ok, message = _probe(repo_dir)
@@ -110,6 +107,23 @@ def feature_status(repo_dir: Path, probe_online: bool = True) -> FeatureStatus:
         online_ok=ok,
         online_message=message,
     )
+
+
+def _table_facts(path: Path) -> tuple[int, datetime | None]:
+    """Rows and newest ``event_timestamp`` of a table, from its parquet footer only (readiness
+    probes call this often: no column is read)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    column = meta.schema.to_arrow_schema().get_field_index(c.EVENT_TIMESTAMP)
+    latest: datetime | None = None
+    for group in range(meta.num_row_groups):
+        stats = meta.row_group(group).column(column).statistics
+        if stats is not None and stats.has_min_max:
+            top = stats.max
+            top = top if top.tzinfo is not None else top.replace(tzinfo=UTC)
+            latest = top if latest is None else max(latest, top)
+    return meta.num_rows, latest
 
 
 def _probe(repo_dir: Path) -> tuple[bool, str]:

@@ -152,6 +152,17 @@ def open_store(repo_dir: Path) -> FeatureStore:
     return FeatureStore(repo_path=str(repo_dir.resolve()))
 
 
+def ranker_service(store: FeatureStore, repo_dir: Path) -> Any:
+    """The store's ``ranker_v1`` feature service; FeatureStoreError when it is not applied."""
+    try:
+        return store.get_feature_service(s.RANKER_SERVICE)
+    except Exception as exc:  # Feast raises its own not-found types
+        raise FeatureStoreError(
+            f"feature service {s.RANKER_SERVICE!r} is not registered in {repo_dir}: "
+            "run `reelrank features apply` first"
+        ) from exc
+
+
 def source_tables(repo_dir: Path) -> dict[str, Path]:
     """Each feature view's batch table under ``repo_dir`` (view name -> parquet path)."""
     from feast import FeatureView

@@ -290,25 +290,22 @@ class RecommendationPipeline:
         valid = candidates.item_ids[cold] != PAD_ID
         scores = candidates.scores.copy()
         if len(trending) == 1:
+            # order cold rows by the source's own ranks (unproposed last), keep warm rows,
+            # then give cold rows the source's normalised scores
             column = candidates.names.index(trending[0])
             ranks = candidates.source_ranks[cold][:, :, column].astype(np.float32)
             width = np.float32(candidates.item_ids.shape[1] + 1)
-            # order key: the source's rank (unproposed last); reorder, then restore scores
-            key = np.where(candidates.item_ids != PAD_ID, 0.0, PAD_SCORE).astype(np.float32)
-            key[cold] = np.where(
-                valid & (ranks > 0), width - ranks, np.where(valid, 0.0, PAD_SCORE)
-            )
+            key = scores
+            key[cold] = np.where(ranks > 0, width - ranks, np.where(valid, 0.0, PAD_SCORE))
             ordered = candidates.reordered(key)
-            kept = np.take_along_axis(
-                np.where(candidates.item_ids != PAD_ID, scores, PAD_SCORE),
-                np.argsort(-key, axis=1, kind="stable"),
-                axis=1,
+            own = np.where(
+                ordered.item_ids != PAD_ID, ordered.source_scores[:, :, column], PAD_SCORE
             )
-            final = np.where(cold[:, None], ordered.source_scores[:, :, column], kept)
+            final = np.where(cold[:, None], own, ordered.scores).astype(np.float32)
             return Blend(
                 ordered.names,
                 ordered.item_ids,
-                np.where(ordered.item_ids != PAD_ID, final, PAD_SCORE).astype(np.float32),
+                final,
                 ordered.source_scores,
                 ordered.source_ranks,
                 ordered.raw_scores,

@@ -56,23 +56,18 @@ COLUMNS: tuple[str, ...] = (
 K = 10
 
 
-def load_dataset(dataset: Path, workdir: Path) -> tuple[Any, Any]:
-    """Import ``dataset`` into a SQLite catalogue under ``workdir``; return events and metadata."""
+def load_dataset(dataset: Path, workdir: Path) -> tuple[Any, Any, Any]:
+    """Import ``dataset`` into a SQLite catalogue under ``workdir``; return its events, item
+    metadata and the catalogue columns of the feature tables."""
     from core.db.migrate import upgrade
+    from features.videos import load_videos
     from training.datasets.movielens import import_movielens
 
     url = f"sqlite:///{workdir / 'bench.db'}"
     events_path = workdir / "events.parquet"
     upgrade(url)
     import_movielens(dataset, url, events_path)
-    return read_events(events_path), load_item_metadata(url)
-
-
-def load_videos_of(workdir: Path) -> Any:
-    """The catalogue columns of the feature tables, from the catalogue ``load_dataset`` made."""
-    from features.videos import load_videos
-
-    return load_videos(f"sqlite:///{workdir / 'bench.db'}")
+    return read_events(events_path), load_item_metadata(url), load_videos(url)
 
 
 def _row(ids: np.ndarray, relevant: list[set[int]], n_items: int) -> dict[str, float]:
@@ -119,15 +114,14 @@ def bench_protocol(
     out: dict[str, dict[str, dict[str, float]]] = {
         name: {} for name, mask in groups.items() if mask.any()
     }
-    names = [*models, PIPELINE]
-    extra: dict[str, np.ndarray] = {}
-    for name in tqdm(names, desc=protocol, disable=not progress, leave=False):
+    repo = workdir / protocol if videos is not None and workdir is not None else None
+    for name in tqdm([*models, PIPELINE], desc=protocol, disable=not progress, leave=False):
         start = time.perf_counter()
+        scored: dict[str, np.ndarray] = {}
         if name == PIPELINE:
             sources = list(PIPELINE_SOURCES)
             if features is None:
                 sources = [s for s in sources if s != "content"]
-            with_features = videos is not None and workdir is not None
             pipeline, tuning = fit_tuned_pipeline(
                 train,
                 protocol,
@@ -135,49 +129,38 @@ def bench_protocol(
                 item_features=features,
                 weight="binary",
                 seed=seed,
-                features_for=(
-                    feature_factory(videos, workdir / protocol / "tuning")
-                    if with_features and workdir is not None
-                    else None
-                ),
+                features_for=feature_factory(videos, repo / "tuning") if repo else None,
                 grids=default_grids(),
             )
             if progress:
                 tqdm.write(f"{protocol} tuning: {tuning}")
-            if with_features and workdir is not None and pipeline.ranker is not None:
-                pipeline.attach_features(
-                    online_features(train, videos, workdir / protocol / "test")
-                )
+            if repo is not None and pipeline.ranker is not None:
+                pipeline.attach_features(online_features(train, videos, repo / "test"))
             fitted = time.perf_counter()
             ids, _ = pipeline.recommend(users, K)
             cold_sources = tuning.cold_start.get("sources", [])
             if len(cold_sources) == 1:
                 # the cold-start source as validation configured it, inside the pipeline
-                chosen, _ = pipeline.sources[cold_sources[0]].recommend(users, K)
-                extra[COLD_START] = chosen
+                scored[COLD_START] = pipeline.sources[cold_sources[0]].recommend(users, K)[0]
         else:
             model = fit_source(make_source(name), train_i, features)
             fitted = time.perf_counter()
             ids, _ = model.recommend(users, K)
         done = time.perf_counter()
-        for group, mask in groups.items():
-            if not mask.any():
-                continue
-            relevant = [r for r, keep in zip(holdout.relevant, mask, strict=True) if keep]
-            for extra_name, extra_ids in extra.items():
-                row = _row(extra_ids[mask], relevant, train_i.n_items)
-                row.update(train_s=0.0, recommend_ms_per_user=0.0, users=float(mask.sum()))
-                out[group][extra_name] = row
-        extra.clear()
+        scored[name] = ids
         for group, mask in groups.items():
             if not mask.any():
                 continue  # e.g. no cold-start test user: the group has no row
             relevant = [r for r, keep in zip(holdout.relevant, mask, strict=True) if keep]
-            row = _row(ids[mask], relevant, train_i.n_items)
-            row["train_s"] = fitted - start
-            row["recommend_ms_per_user"] = 1000 * (done - fitted) / max(users.size, 1)
-            row["users"] = float(mask.sum())
-            out[group][name] = row
+            for row_name, row_ids in scored.items():
+                row = _row(row_ids[mask], relevant, train_i.n_items)
+                timed = row_name == name
+                row["train_s"] = fitted - start if timed else 0.0
+                row["recommend_ms_per_user"] = (
+                    1000 * (done - fitted) / max(users.size, 1) if timed else 0.0
+                )
+                row["users"] = float(mask.sum())
+                out[group][row_name] = row
         if progress:
             row = out[protocol][name]
             tqdm.write(f"{protocol} {name}: " + ", ".join(f"{k}={v:.4f}" for k, v in row.items()))
@@ -214,8 +197,8 @@ def bench_recs(
     if unknown:
         raise ValueError(f"unknown models {unknown}; known: {', '.join(FAMILIES)}")
     with tempfile.TemporaryDirectory(prefix="reelrank-bench-") as tmp:
-        events, metadata = load_dataset(Path(dataset), Path(tmp))
-        videos = load_videos_of(Path(tmp)) if ranker_features else None
+        events, metadata, catalogue = load_dataset(Path(dataset), Path(tmp))
+    videos = catalogue if ranker_features else None
     features = None
     if not metadata.empty:
         candidate = ItemFeatures.from_metadata(metadata)

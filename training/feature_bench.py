@@ -74,7 +74,7 @@ def time_store(
         t0 = time.perf_counter()
         client.vectors(user, videos)
         served.append(time.perf_counter() - t0)
-    store = client._store
+    store = client.store
     service = store.get_feature_service(s.RANKER_SERVICE)
     sdk: list[float] = []
     for user, videos in asks[: max(requests // 10, 20)]:

@@ -9,10 +9,12 @@ evaluation ranks with features from an online store, as the API does.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from features import schema as s
 from features.build import build_tables
 from features.historical import HistoricalFeatures
 from features.store import apply, materialize, write_store_config
@@ -23,15 +25,6 @@ if TYPE_CHECKING:
     from features.online import OnlineFeatures
 
 
-def _build(
-    history: pd.DataFrame, videos: pd.DataFrame, repo_dir: Path, embedding_file: Path | None
-) -> HistoricalFeatures:
-    tables = build_tables(history, videos, repo_dir / "data", embedding_file=embedding_file)
-    write_store_config(repo_dir, "sqlite", None)
-    apply(repo_dir)
-    return HistoricalFeatures(repo_dir, tables.as_of)
-
-
 def offline_features(
     history: pd.DataFrame,
     videos: pd.DataFrame,
@@ -39,7 +32,10 @@ def offline_features(
     embedding_file: Path | None = None,
 ) -> HistoricalFeatures:
     """Point-in-time features of ``history`` (events), as known at its newest event."""
-    return _build(history, videos, repo_dir, embedding_file)
+    tables = build_tables(history, videos, repo_dir / s.TABLES_DIR, embedding_file=embedding_file)
+    write_store_config(repo_dir, "sqlite", None)
+    apply(repo_dir)
+    return HistoricalFeatures(repo_dir, tables.as_of)
 
 
 def online_features(
@@ -51,7 +47,7 @@ def online_features(
     """The online client of a SQLite store materialized from ``history``'s tables."""
     from features.online import OnlineFeatures
 
-    offline = _build(history, videos, repo_dir, embedding_file)
+    offline = offline_features(history, videos, repo_dir, embedding_file)
     materialize(repo_dir, end=offline.at)
     return OnlineFeatures(repo_dir)
 
@@ -60,7 +56,7 @@ def feature_factory(
     videos: pd.DataFrame, workdir: Path, embedding_file: Path | None = None
 ) -> Callable[[pd.DataFrame], HistoricalFeatures]:
     """``history -> offline_features(history)``, each call in a new folder under ``workdir``."""
-    calls = iter(range(1_000_000))
+    calls = itertools.count()
 
     def features_for(history: pd.DataFrame) -> HistoricalFeatures:
         return offline_features(history, videos, workdir / f"repo-{next(calls)}", embedding_file)
