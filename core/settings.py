@@ -37,6 +37,28 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     log_level: str = "INFO"
+    log_json: bool = Field(True, description="Write logs as JSON lines (with the request id).")
+    admin_token: str | None = Field(
+        None,
+        description="Secret the admin routes (experiments) require in X-Admin-Token; "
+        "unset: admin routes answer 403.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser."
+    )
+    rate_limit_per_minute: int = Field(
+        6_000,
+        ge=0,
+        description="Requests per minute per client key (X-API-Key, else the "
+        "client address); 0 turns limiting off.",
+    )
+    model_check_interval_s: float = Field(
+        5.0, gt=0, description="How often serving checks the registry for a moved alias."
+    )
+    event_sink: Literal["database", "redis"] = Field(
+        "database", description="Where accepted events are made durable first."
+    )
+    max_event_batch: int = Field(500, ge=1, le=10_000, description="Most events per batch.")
 
     @property
     def paths(self) -> DataPaths:

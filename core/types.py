@@ -58,6 +58,35 @@ class EventType(StrEnum):
     COMPLETE = "complete"
     LIKE = "like"
     RATE = "rate"
+    PAUSE = "pause"
+    SEEK = "seek"
+    QUALITY_CHANGE = "quality_change"
+    REBUFFER = "rebuffer"
+
+
+#: Event types a player or app sends through ``POST /events`` (likes and ratings come from the
+#: product API's own routes).
+CLIENT_EVENT_TYPES: frozenset[EventType] = frozenset(
+    {
+        EventType.IMPRESSION,
+        EventType.CLICK,
+        EventType.PLAY,
+        EventType.PROGRESS,
+        EventType.PAUSE,
+        EventType.SEEK,
+        EventType.QUALITY_CHANGE,
+        EventType.REBUFFER,
+        EventType.COMPLETE,
+    }
+)
+
+
+class ExperimentStatus(StrEnum):
+    """Lifecycle of an A/B experiment: draft -> running -> stopped."""
+
+    DRAFT = "draft"
+    RUNNING = "running"
+    STOPPED = "stopped"
 
 
 class SubscriptionStatus(StrEnum):

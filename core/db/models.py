@@ -25,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 from core.types import (
     VIDEO_TRANSITIONS,
     EventType,
+    ExperimentStatus,
     InvalidTransitionError,
     JobState,
     Role,
@@ -275,6 +276,86 @@ class InteractionEvent(Base):
     event_timestamp: Mapped[datetime] = mapped_column()
     client_id: Mapped[str | None] = mapped_column(String(64))
     session_id: Mapped[str | None] = mapped_column(String(64))
+    recommendation_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    properties: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    received_at: Mapped[datetime | None] = mapped_column()
+
+
+class Follow(Base):
+    """A viewer following a channel."""
+
+    __tablename__ = "follows"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Experiment(Base):
+    """An A/B experiment: users are bucketed into its variants by a hash of id and salt."""
+
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    salt: Mapped[str] = mapped_column(String(64))
+    status: Mapped[ExperimentStatus] = mapped_column(
+        _enum(ExperimentStatus), default=ExperimentStatus.DRAFT
+    )
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    stopped_at: Mapped[datetime | None] = mapped_column()
+
+    variants: Mapped[list[ExperimentVariant]] = relationship(
+        back_populates="experiment",
+        cascade="all, delete-orphan",
+        order_by="ExperimentVariant.position",
+    )
+
+
+class ExperimentVariant(Base):
+    """One arm of an experiment: a share of traffic served by a model alias or version
+    (``model``) and optional pipeline settings."""
+
+    __tablename__ = "experiment_variants"
+    __table_args__ = (
+        UniqueConstraint("experiment_id", "name", name="uq_experiment_variants_name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    traffic: Mapped[float] = mapped_column(Float)
+    is_control: Mapped[bool] = mapped_column(default=False)
+    model: Mapped[str] = mapped_column(String(64), default="champion")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    experiment: Mapped[Experiment] = relationship(back_populates="variants")
+
+
+class Exposure(Base):
+    """One served list: who got which items in which positions, under which variant."""
+
+    __tablename__ = "exposures"
+    __table_args__ = (Index("ix_exposures_experiment_variant", "experiment", "variant"),)
+
+    recommendation_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    experiment: Mapped[str | None] = mapped_column(String(64))
+    variant: Mapped[str | None] = mapped_column(String(64))
+    surface: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(128))
+    items: Mapped[list[int]] = mapped_column(JSON)
+    fallback: Mapped[bool] = mapped_column(default=False)
+    served_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AppendOnlyError(RuntimeError):
