@@ -6,14 +6,47 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from core.db.models import Video
+from core.db.models import Video
 
 NO_CHANNEL = -1
+
+# What ``from_videos`` reads: ``select(*VIDEO_TABLE_COLUMNS)`` rows build the table without
+# loading ORM objects.
+VIDEO_TABLE_COLUMNS = (
+    Video.id,
+    Video.channel_id,
+    Video.title,
+    Video.genres,
+    Video.language,
+    Video.duration_s,
+    Video.release_year,
+    Video.published_at,
+)
+
+
+class VideoRow(Protocol):
+    """A ``Video`` or a result row of ``VIDEO_TABLE_COLUMNS``."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def channel_id(self) -> int | None: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def genres(self) -> list[str] | None: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def duration_s(self) -> float | None: ...
+    @property
+    def release_year(self) -> int | None: ...
+    @property
+    def published_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,8 +104,8 @@ class VideoTable:
         )
 
     @classmethod
-    def from_videos(cls, videos: Iterable[Video]) -> VideoTable:
-        """The table of these videos (any order); a repeated id raises ValueError.
+    def from_videos(cls, videos: Iterable[VideoRow]) -> VideoTable:
+        """The table of these videos or column rows (any order); a repeated id raises ValueError.
 
         An empty language is unknown (None); naive ``published_at`` datetimes are UTC.
         """

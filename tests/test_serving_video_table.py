@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from core.db.models import Video
-from serving.video_table import VideoTable
+from core.db.models import Channel, User, Video
+from serving.video_table import VIDEO_TABLE_COLUMNS, VideoTable
 
 
 def _videos() -> list[Video]:
@@ -143,3 +143,35 @@ def test_rows_matches_a_dictionary_lookup_on_random_ids() -> None:
     wanted = rng.integers(-5, 10_010, size=5_000)
     expected = [position.get(int(i), -1) for i in wanted]
     assert table.rows(wanted).tolist() == expected
+
+
+def test_orm_videos_and_column_rows_from_the_catalogue_build_the_same_table(
+    database_url: str,
+) -> None:
+    """On SQLite and PostgreSQL: stored datetimes come back naive and still mean UTC."""
+    from core.db.session import session_scope
+    from core.types import VideoStatus
+    from serving.visibility import listed_videos
+
+    with session_scope(database_url) as session:
+        owner = User(id=1, username="owner")
+        session.add_all(
+            [Channel(id=3, owner=owner, name="c3"), Channel(id=7, owner=owner, name="c7")]
+        )
+        session.flush()
+        for video in _videos():
+            video.status = VideoStatus.READY
+            session.add(video)
+        session.add(Video(id=40, title="draft", status=VideoStatus.UPLOADED))
+    with session_scope(database_url) as session:
+        from_orm = VideoTable.from_videos(session.scalars(listed_videos()))
+        query = listed_videos().with_only_columns(*VIDEO_TABLE_COLUMNS)
+        from_rows = VideoTable.from_videos(session.execute(query))
+    expected = VideoTable.from_videos(_videos())
+    for table in (from_orm, from_rows):
+        assert table.ids.tolist() == [10, 20, 30]
+        for name in ("channel_id", "duration_s", "release_year", "published_at"):
+            np.testing.assert_array_equal(getattr(table, name), getattr(expected, name))
+        assert table.language.tolist() == expected.language.tolist()
+        assert table.genres == expected.genres
+        assert table.titles.tolist() == expected.titles.tolist()
