@@ -1,6 +1,7 @@
 """Request-time filter expressions over the video table: parse once, bind parameters, mask rows.
 
-Grammar (keywords and field names are case-insensitive)::
+Grammar (keywords and field names are case-insensitive, parameter names are not; ``==`` and
+``<>`` are read as ``=`` and ``!=``)::
 
     expr       := and_expr ("or" and_expr)*
     and_expr   := not_expr ("and" not_expr)*
