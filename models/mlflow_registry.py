@@ -154,28 +154,44 @@ def register_pipeline(
     return RegisteredVersion(model_name, int(version.version), alias, score, previous)
 
 
-def load_pipeline(
-    model_name: str = DEFAULT_MODEL_NAME, alias: str = CHAMPION, *, tracking_uri: str
-) -> RecommendationPipeline:
-    """The pipeline registered as ``models:/<model_name>@<alias>`` in ``tracking_uri``."""
+def resolve_version(model_name: str, ref: str, *, tracking_uri: str) -> str:
+    """The version number ``ref`` (an alias such as ``champion``, or a version number) names
+    in the registry now; NotFoundError when there is none."""
     from mlflow.exceptions import MlflowException
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     try:
-        client.get_model_version_by_alias(model_name, alias)
+        if ref.isdigit():
+            return str(client.get_model_version(model_name, ref).version)
+        return str(client.get_model_version_by_alias(model_name, ref).version)
     except MlflowException as exc:
         raise NotFoundError(
-            f"no model version {model_name}@{alias} in {tracking_uri}: train and register first"
+            f"no model version {model_name}@{ref} in {tracking_uri}: train and register first"
         ) from exc
+
+
+def load_pipeline_version(
+    model_name: str, version: str, *, tracking_uri: str
+) -> RecommendationPipeline:
+    """The pipeline registered as ``models:/<model_name>/<version>`` (a fixed version, so an
+    alias moving during the download cannot mix two versions)."""
     # MLflow resolves models:/ URIs with the global URIs, whatever is passed: scope them.
     with tracking_uri_scope(tracking_uri), tempfile.TemporaryDirectory() as tmp:
         local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{model_name}@{alias}",
+            artifact_uri=f"models:/{model_name}/{version}",
             dst_path=tmp,
             tracking_uri=tracking_uri,
             registry_uri=tracking_uri,
         )
         return RecommendationPipeline.load(_pipeline_dir(Path(local)))
+
+
+def load_pipeline(
+    model_name: str = DEFAULT_MODEL_NAME, alias: str = CHAMPION, *, tracking_uri: str
+) -> RecommendationPipeline:
+    """The pipeline registered as ``models:/<model_name>@<alias>`` in ``tracking_uri``."""
+    version = resolve_version(model_name, alias, tracking_uri=tracking_uri)
+    return load_pipeline_version(model_name, version, tracking_uri=tracking_uri)
 
 
 def _pipeline_dir(model_dir: Path) -> Path:

@@ -463,6 +463,67 @@ class RecommendationPipeline:
             out.append(row_out)
         return out
 
+    def order_items(self, user_id: int, item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A caller's own ``item_ids`` ordered for ``user_id``, best first, with scores.
+
+        Every source scores the whole catalogue it knows (seen items included: the caller
+        chose the list), the blend weighs them and the ranker re-scores a warm user's items as
+        in ``candidates``; items no source knows keep the caller's order after the rest.
+        """
+        wanted = as_ids(item_ids)
+        users = as_ids([user_id])
+        width = max(m.interactions.item_ids.size for m in self.sources.values())
+        lists = self.retrieve(users, max(width, 1), exclude_seen=False)
+        blended = self._cold_start_order(
+            users, blend(lists, self.weights, self.config.ensemble.normalisation, width)
+        )
+        row = blended.item_ids[0]
+        position = {int(v): j for j, v in enumerate(row) if v != PAD_ID}
+        cols = np.array([position.get(int(v), -1) for v in wanted], dtype=np.int64)
+        known = cols >= 0
+        picked = cols[known]
+        sub = Blend(
+            blended.names,
+            blended.item_ids[:, picked],
+            blended.scores[:, picked],
+            blended.source_scores[:, picked],
+            blended.source_ranks[:, picked],
+            blended.raw_scores[:, picked],
+        )
+        if self.ranking_active and picked.size:
+            try:
+                sub = self.rerank(users, sub)
+            except (ReelRankError, OSError, RuntimeError) as exc:
+                _log.warning("pair features failed (%s): ordering by the blend", exc)
+        sub = sub.reordered(sub.scores)
+        unknown = wanted[~known]
+        ids = np.concatenate([sub.item_ids[0], unknown])
+        scores = np.concatenate([sub.scores[0], np.full(unknown.size, PAD_SCORE, dtype=np.float32)])
+        return ids, scores
+
+    def with_settings(
+        self, weights: Mapping[str, float] | None = None, use_ranker: bool | None = None
+    ) -> RecommendationPipeline:
+        """A pipeline sharing this one's fitted parts, with other blend weights or ranker
+        use (an experiment variant's settings); ``ValueError`` for unknown sources."""
+        config = self.config
+        if weights is not None:
+            weight_vector(tuple(self.sources), weights)  # validates names and values
+            config = config.model_copy(
+                update={"ensemble": config.ensemble.model_copy(update={"weights": dict(weights)})}
+            )
+        if use_ranker is not None:
+            config = config.model_copy(update={"use_ranker": use_ranker})
+        twin = RecommendationPipeline(
+            self.sources,
+            config,
+            index=self.index,
+            ranker=self.ranker,
+            item_features=self.item_features,
+        )
+        twin.attach_features(self._pair_features)
+        return twin
+
     def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Items like each given one: content neighbours when a content source exists (so new
         videos with metadata get neighbours), else the first collaborative source's."""

@@ -10,7 +10,11 @@ from fastapi.responses import JSONResponse
 
 from core.errors import NotFoundError, ReelRankError
 from core.settings import Settings, get_settings
+from serving.catalogue_snapshot import CatalogueSnapshot
+from serving.filter_expr import FilterError
+from serving.recommendation_service import RecommendationService
 from serving.recommender import ModelUnavailableError, RecommenderService
+from serving.request_options import BadOptionError
 from serving.routes import health, recommendations, search, videos
 
 
@@ -31,6 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.recommender = RecommenderService(settings)
+    app.state.catalogue = CatalogueSnapshot(settings.resolved_database_url)
+    app.state.recommendations = RecommendationService(app.state.recommender, app.state.catalogue)
 
     @app.exception_handler(NotFoundError)
     async def not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
@@ -39,6 +45,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(ModelUnavailableError)
     async def unavailable(_request: Request, exc: ModelUnavailableError) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": str(exc)})
+
+    @app.exception_handler(FilterError)
+    @app.exception_handler(BadOptionError)
+    async def bad_option(_request: Request, exc: ReelRankError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
 
     @app.exception_handler(ReelRankError)
     async def bad_request(_request: Request, exc: ReelRankError) -> JSONResponse:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.db.session import session_factory
 from core.settings import Settings
+from serving.recommendation_service import RecommendationService
 from serving.recommender import RecommenderService
 
 
@@ -30,6 +31,16 @@ def get_recommender(request: Request) -> RecommenderService:
     return request.app.state.recommender
 
 
+def get_recommendations(
+    request: Request, recommender: Annotated[RecommenderService, Depends(get_recommender)]
+) -> RecommendationService:
+    """The recommendation service (models, catalogue snapshot, experiments, exposures),
+    serving the models ``get_recommender`` gives (so overriding that one is enough)."""
+    service: RecommendationService = request.app.state.recommendations
+    return service if service.models is recommender else service.using(recommender)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[Session, Depends(get_session)]
 RecommenderDep = Annotated[RecommenderService, Depends(get_recommender)]
+RecommendationsDep = Annotated[RecommendationService, Depends(get_recommendations)]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.types import VideoStatus, Visibility
 
@@ -38,26 +39,6 @@ class VideoPage(BaseModel):
     offset: int
 
 
-class RecommendedVideo(BaseModel):
-    """One recommended video with its score, the source that proposed it, and why."""
-
-    video_id: int
-    title: str
-    score: float
-    source: str
-    reason: str
-    anchor_video_id: int | None = None
-
-
-class Recommendations(BaseModel):
-    """A ranked list for one user."""
-
-    user_id: int
-    model: str
-    cold_start: bool
-    items: list[RecommendedVideo]
-
-
 class Health(BaseModel):
     """Liveness and what the service has loaded."""
 
@@ -75,3 +56,61 @@ class Readiness(BaseModel):
     features: str
     feature_staleness_s: float | None
     problems: list[str]
+
+
+class RecommendedItem(BaseModel):
+    """One recommended video: its place, score, the source that proposed it and why."""
+
+    video_id: int
+    position: int
+    title: str
+    score: float
+    source: str
+    reason: str
+    anchor_video_id: int | None = None
+    promoted: bool = False
+    metadata: dict[str, Any] | None = None
+
+
+class Served(BaseModel):
+    """What every recommendation response says about how it was made."""
+
+    recommendation_id: str = Field(description="Send it back with the events of these items.")
+    model: str
+    model_version: str | None
+    experiment: str | None
+    variant: str | None
+    fallback: bool = Field(description="True when models were unavailable: trending instead.")
+
+
+class UserRecommendations(Served):
+    """A ranked list for one user."""
+
+    user_id: int
+    cold_start: bool
+    items: list[RecommendedItem]
+
+
+class HomeRow(BaseModel):
+    """One row of the home feed."""
+
+    kind: Literal["for_you", "because_you_watched", "trending", "new_from_followed"]
+    title: str
+    anchor_video_id: int | None = None
+    items: list[RecommendedItem]
+
+
+class HomeFeed(Served):
+    """A user's home feed: rows of videos."""
+
+    user_id: int
+    cold_start: bool
+    rows: list[HomeRow]
+
+
+class VideoRecommendations(Served):
+    """Videos recommended next to one video (watch-next, similar, more from the creator)."""
+
+    video_id: int
+    user_id: int | None
+    items: list[RecommendedItem]

@@ -161,10 +161,10 @@ def test_bad_parameters_are_422_with_a_message(client: TestClient, path: str) ->
     assert response.json()["detail"]
 
 
-def test_no_registered_model_is_503(settings: Settings, sqlite_url: str) -> None:
+def test_no_registered_model_falls_back_to_trending(settings: Settings, sqlite_url: str) -> None:
     app = create_app(settings)
     empty = RecommenderService(settings, name="nothing-registered")
     app.dependency_overrides[get_recommender] = lambda: empty
     response = TestClient(app).get("/users/1/recommendations")
-    assert response.status_code == 503
-    assert "reelrank train" in response.json()["detail"]
+    assert response.status_code == 200
+    assert response.json()["fallback"] is True

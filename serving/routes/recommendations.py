@@ -1,87 +1,81 @@
-"""Personalized recommendations."""
+"""Recommendation routes: a user's list and home feed, watch-next, similar, more from the
+creator, and rerank of a caller's list. Each calls one ``RecommendationService`` method."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-import numpy as np
-from fastapi import APIRouter, Query
-from pydantic import StringConstraints
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, Query
 
-from core.db.models import InteractionEvent, Video
-from core.types import EventType
-from serving.deps import RecommenderDep, SessionDep
-from serving.params import UserId
-from serving.schemas import Recommendations, RecommendedVideo
-from serving.visibility import unavailable_video_ids
+from serving.deps import RecommendationsDep, SessionDep
+from serving.params import MAX_ID, UserId, VideoId
+from serving.request_options import RequestOptions, RerankRequest, request_options
+from serving.schemas import HomeFeed, UserRecommendations, VideoRecommendations
 
 router = APIRouter(tags=["recommendations"])
 
-#: Event types that mean the user has already consumed the video.
-CONSUMED = (EventType.PLAY, EventType.COMPLETE, EventType.LIKE, EventType.RATE)
-#: Most genres a request may name, and the longest genre name.
-MAX_GENRES = 20
-MAX_GENRE_LENGTH = 64
+Options = Annotated[RequestOptions, Depends(request_options)]
+ViewerId = Annotated[
+    int | None, Query(ge=0, le=MAX_ID, description="The viewer, to order for them.")
+]
 
 
-@router.get("/users/{user_id}/recommendations", response_model=Recommendations)
+@router.get("/users/{user_id}/recommendations", response_model=UserRecommendations)
 def recommendations(
-    user_id: UserId,
-    session: SessionDep,
-    recommender: RecommenderDep,
-    k: Annotated[int, Query(ge=1, le=100, description="How many videos.")] = 10,
-    genre: Annotated[
-        list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_GENRE_LENGTH)]] | None,
-        Query(max_length=MAX_GENRES, description="Genres a new user chose (used for cold start)."),
-    ] = None,
-) -> Recommendations:
-    """Top-k videos for a user through the served pipeline, each with why it was chosen.
+    user_id: UserId, session: SessionDep, service: RecommendationsDep, options: Options
+) -> UserRecommendations:
+    """Top-k videos for a user, each with why it was chosen.
 
-    Videos the user already consumed (in training data or logged since) and videos that are
-    not public and ready are never returned; unknown users get trending videos (of their
-    chosen genres first).
+    Videos the user consumed (in training data or logged since) and videos that are not
+    public and ready are never returned; unknown users get trending videos (of their chosen
+    genres first); without a model the list is trending with ``fallback`` set.
     """
-    pipeline = recommender.pipeline
-    users = np.array([user_id], dtype=np.int64)
-    watched = set(
-        session.scalars(
-            select(InteractionEvent.video_id).where(
-                InteractionEvent.user_id == user_id, InteractionEvent.event_type.in_(CONSUMED)
-            )
-        )
+    return service.user_list(session, user_id, options)
+
+
+@router.get("/users/{user_id}/home", response_model=HomeFeed)
+def home(
+    user_id: UserId, session: SessionDep, service: RecommendationsDep, options: Options
+) -> HomeFeed:
+    """A user's home feed: for you; because you watched X; trending; new from channels the
+    user follows (``k`` per row, each row without the rows above it)."""
+    return service.home(session, user_id, options)
+
+
+@router.get("/videos/{video_id}/watch-next", response_model=VideoRecommendations)
+def watch_next(
+    video_id: VideoId,
+    session: SessionDep,
+    service: RecommendationsDep,
+    options: Options,
+    user_id: ViewerId = None,
+) -> VideoRecommendations:
+    """What to play after a video, ordered for ``user_id`` when given."""
+    return service.watch_next(session, video_id, user_id, options)
+
+
+@router.get("/videos/{video_id}/similar", response_model=VideoRecommendations)
+def similar(
+    video_id: VideoId, session: SessionDep, service: RecommendationsDep, options: Options
+) -> VideoRecommendations:
+    """Videos like this one."""
+    return service.similar(session, video_id, options)
+
+
+@router.get("/videos/{video_id}/more-from-creator", response_model=VideoRecommendations)
+def more_from_creator(
+    video_id: VideoId, session: SessionDep, service: RecommendationsDep, options: Options
+) -> VideoRecommendations:
+    """The creator's other videos, newest first."""
+    return service.more_from_creator(session, video_id, options)
+
+
+@router.post("/rerank", response_model=UserRecommendations)
+def rerank(
+    body: RerankRequest, session: SessionDep, service: RecommendationsDep
+) -> UserRecommendations:
+    """The caller's own ``video_ids`` ordered for ``user_id``: none dropped or added."""
+    options = RequestOptions(
+        k=len(body.video_ids), context=body.context, fields=tuple(dict.fromkeys(body.fields))
     )
-    seen = [pipeline.seen_items(users)[0] | watched]
-    explained = pipeline.recommend_explained(
-        users,
-        k,
-        seen=seen,
-        unavailable=unavailable_video_ids(session),
-        genres=[genre] if genre else None,
-    )[0]
-    wanted = {item.video_id for item in explained} | {
-        item.anchor_id for item in explained if item.anchor_id is not None
-    }
-    titles = dict(session.execute(select(Video.id, Video.title).where(Video.id.in_(wanted))).all())
-    items = [
-        RecommendedVideo(
-            video_id=item.video_id,
-            title=titles[item.video_id],
-            score=float(item.score),
-            source=item.source,
-            reason=(
-                f"because you watched {titles[item.anchor_id]}"
-                if item.anchor_id in titles
-                else item.reason
-            ),
-            anchor_video_id=item.anchor_id,
-        )
-        for item in explained
-        if item.video_id in titles
-    ]
-    return Recommendations(
-        user_id=user_id,
-        model=recommender.model_label or "",
-        cold_start=not bool(pipeline.personalized(users)[0]),
-        items=items,
-    )
+    return service.rerank(session, body.user_id, body.video_ids, options)

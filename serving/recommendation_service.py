@@ -1,0 +1,645 @@
+"""The work behind every recommendation route: pick the experiment variant's model, run the
+pipeline, apply request filters and promotions, explain, log the exposure.
+
+Routes stay thin: each calls one method here. When no model can serve (registry, index or
+features down), lists fall back to the catalogue's trending order with ``fallback`` set.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db.models import Follow, InteractionEvent
+from core.errors import NotFoundError
+from core.types import EventType
+from serving import metrics
+from serving.catalogue_snapshot import Catalogue, CatalogueSnapshot
+from serving.recommender import ModelUnavailableError, RecommenderService, ServedModel
+from serving.request_options import RequestOptions
+from serving.schemas import (
+    HomeFeed,
+    HomeRow,
+    RecommendedItem,
+    UserRecommendations,
+    VideoRecommendations,
+)
+
+if TYPE_CHECKING:
+    from serving.experiments import Assignment, ExperimentRegistry
+    from serving.exposure_log import ExposureLog
+
+log = logging.getLogger(__name__)
+
+#: Event types that mean the user has consumed a video (never recommended again).
+CONSUMED = (EventType.PLAY, EventType.COMPLETE, EventType.LIKE, EventType.RATE)
+#: Most recent history read per request.
+HISTORY_DEPTH = 200
+#: Candidates read when a filter or promotions may drop some of the top k.
+NARROW_DEPTH = 200
+#: Days a followed channel's upload counts as new.
+NEW_DAYS = 30
+_SECONDS_PER_DAY = 86_400.0
+
+
+@dataclass
+class Candidate:
+    """One item on its way into a response."""
+
+    video_id: int
+    score: float
+    source: str
+    reason: str
+    anchor: int | None = None
+    promoted: bool = False
+
+
+@dataclass
+class Viewer:
+    """What one request knows about its viewer."""
+
+    user_id: int | None
+    history: list[int] = field(default_factory=list)
+    completed: set[int] = field(default_factory=set)
+
+    @property
+    def consumed(self) -> set[int]:
+        """Every video the viewer consumed since the data the models saw (and before)."""
+        return set(self.history)
+
+
+@dataclass(frozen=True)
+class Serving:
+    """The model a request is served with, and its experiment arm."""
+
+    model: ServedModel | None
+    assignment: Assignment | None
+    fallback: bool = False
+    problem: str | None = None
+
+
+class RecommendationService:
+    """Home feed, user lists, watch-next, similar, more from the creator and rerank."""
+
+    def __init__(
+        self,
+        models: RecommenderService,
+        catalogue: CatalogueSnapshot,
+        experiments: ExperimentRegistry | None = None,
+        exposures: ExposureLog | None = None,
+    ) -> None:
+        self.models = models
+        self.catalogue = catalogue
+        self.experiments = experiments
+        self.exposures = exposures
+
+    def using(self, models: RecommenderService) -> RecommendationService:
+        """The same service over other models (tests inject pipelines this way)."""
+        return RecommendationService(models, self.catalogue, self.experiments, self.exposures)
+
+    # -- choosing the model -------------------------------------------------------------------
+    def _serving(self, user_id: int | None) -> Serving:
+        assignment = None
+        if self.experiments is not None and user_id is not None:
+            assignment = self.experiments.assignment(user_id)
+        try:
+            if assignment is not None:
+                model = self.models.variant(assignment.model, assignment.settings)
+            else:
+                model = self.models.model()
+        except ModelUnavailableError as exc:
+            log.warning("serving the trending fallback: %s", exc)
+            return Serving(None, assignment, True, str(exc))
+        return Serving(model, assignment)
+
+    # -- the viewer -----------------------------------------------------------------------------
+    @staticmethod
+    def viewer(session: Session, user_id: int | None) -> Viewer:
+        """The viewer's recent consumption, newest first (completions apart)."""
+        if user_id is None:
+            return Viewer(None)
+        rows = session.execute(
+            select(InteractionEvent.video_id, InteractionEvent.event_type)
+            .where(InteractionEvent.user_id == user_id, InteractionEvent.event_type.in_(CONSUMED))
+            .order_by(InteractionEvent.event_timestamp.desc())
+            .limit(HISTORY_DEPTH)
+        ).all()
+        history = list(dict.fromkeys(int(v) for v, _ in rows))
+        completed = {int(v) for v, t in rows if t is EventType.COMPLETE}
+        return Viewer(user_id, history, completed)
+
+    # -- shared steps ---------------------------------------------------------------------------
+    def _allowed(
+        self,
+        candidates: Iterable[Candidate],
+        catalogue: Catalogue,
+        viewer: Viewer,
+        options: RequestOptions,
+        exclude: Collection[int] = (),
+    ) -> list[Candidate]:
+        """Candidates that are listed, not consumed, not excluded and pass the filter."""
+        pool = [
+            c
+            for c in candidates
+            if c.video_id not in exclude
+            and c.video_id not in viewer.consumed
+            and c.video_id not in catalogue.unavailable
+        ]
+        if not pool:
+            return pool
+        ids = np.fromiter((c.video_id for c in pool), dtype=np.int64, count=len(pool))
+        rows = catalogue.table.rows(ids)
+        keep = rows >= 0
+        if options.filter is not None:
+            keep &= options.filter.mask(
+                catalogue.table, rows, options.params, viewer.completed, time.time()
+            )
+        return [c for c, k in zip(pool, keep, strict=True) if k]
+
+    def _promote(
+        self,
+        ranked: list[Candidate],
+        extra: Sequence[Candidate],
+        catalogue: Catalogue,
+        viewer: Viewer,
+        options: RequestOptions,
+    ) -> list[Candidate]:
+        """The top k with ``promote_share`` of the slots given to items matching the
+        promotion (from the ranked list first, then ``extra``), spread evenly and labelled."""
+        k = options.k
+        slots = round(k * options.promote_share) if options.promote is not None else 0
+        if slots == 0 or options.promote is None:
+            return ranked[:k]
+        pool = ranked + [c for c in extra if c.video_id not in {r.video_id for r in ranked}]
+        ids = np.fromiter((c.video_id for c in pool), dtype=np.int64, count=len(pool))
+        rows = catalogue.table.rows(ids)
+        match = options.promote.mask(
+            catalogue.table, rows, options.params, viewer.completed, time.time()
+        )
+        promoted = [c for c, m in zip(pool, match, strict=True) if m][:slots]
+        chosen = {c.video_id for c in promoted}
+        organic = [c for c in ranked if c.video_id not in chosen][: k - len(promoted)]
+        out = list(organic)
+        for i, item in enumerate(promoted):
+            item.promoted = True
+            item.reason = f"promoted: {item.reason}"
+            spot = min(len(out), (i + 1) * k // (len(promoted) + 1))
+            out.insert(spot, item)
+        return out[:k]
+
+    def _trending(self, catalogue: Catalogue, reason: str = "trending now") -> list[Candidate]:
+        n = len(catalogue.trending)
+        return [
+            Candidate(int(v), float(n - i), "trending", reason)
+            for i, v in enumerate(catalogue.trending)
+        ]
+
+    def _items(
+        self, candidates: Sequence[Candidate], catalogue: Catalogue, fields: Sequence[str]
+    ) -> list[RecommendedItem]:
+        ids = np.fromiter((c.video_id for c in candidates), dtype=np.int64, count=len(candidates))
+        rows = catalogue.table.rows(ids)
+        table = catalogue.table
+        items = []
+        for position, (c, row) in enumerate(zip(candidates, rows, strict=True), start=1):
+            title = str(table.titles[row]) if row >= 0 else ""
+            anchor_title = None
+            if c.anchor is not None:
+                anchor_row = int(table.rows(np.array([c.anchor], dtype=np.int64))[0])
+                anchor_title = str(table.titles[anchor_row]) if anchor_row >= 0 else None
+            reason = f"because you watched {anchor_title}" if anchor_title else c.reason
+            items.append(
+                RecommendedItem(
+                    video_id=c.video_id,
+                    position=position,
+                    title=title,
+                    score=c.score,
+                    source=c.source,
+                    reason=reason,
+                    anchor_video_id=c.anchor,
+                    promoted=c.promoted,
+                    metadata=_metadata(table, int(row), fields) if fields else None,
+                )
+            )
+        return items
+
+    def _record(
+        self,
+        surface: str,
+        user_id: int | None,
+        serving: Serving,
+        items: Sequence[int],
+    ) -> dict[str, Any]:
+        """The envelope of a response, with the exposure logged and counted."""
+        recommendation_id = uuid.uuid4().hex
+        model = serving.model
+        assignment = serving.assignment
+        if model is not None:
+            label = model.label
+        else:
+            label = "trending-fallback" if serving.fallback else "catalogue"
+        if self.exposures is not None:
+            self.exposures.log(
+                recommendation_id=recommendation_id,
+                user_id=user_id if user_id is not None else 0,
+                experiment=assignment.experiment if assignment else None,
+                variant=assignment.variant if assignment else None,
+                surface=surface,
+                model=label if model is None else f"{label} v{model.version}",
+                items=list(items),
+                fallback=serving.fallback,
+            )
+        metrics.observe_recommendations(
+            surface, assignment.variant if assignment else None, serving.fallback
+        )
+        return {
+            "recommendation_id": recommendation_id,
+            "model": label,
+            "model_version": model.version if model is not None else None,
+            "experiment": assignment.experiment if assignment else None,
+            "variant": assignment.variant if assignment else None,
+            "fallback": serving.fallback,
+        }
+
+    # -- personal lists -----------------------------------------------------------------------
+    def _personal(
+        self, serving: Serving, viewer: Viewer, catalogue: Catalogue, options: RequestOptions
+    ) -> tuple[list[Candidate], bool]:
+        """The viewer's ranked candidates (deeper than k when a filter may drop some) and
+        whether they are a cold-start list."""
+        assert viewer.user_id is not None
+        if serving.model is None:
+            return self._trending(catalogue), True
+        pipeline = serving.model.pipeline
+        users = np.array([viewer.user_id], dtype=np.int64)
+        depth = min(max(options.k * 4, NARROW_DEPTH), 500) if options.narrows else options.k
+        seen = [pipeline.seen_items(users)[0] | viewer.consumed]
+        explained = pipeline.recommend_explained(
+            users,
+            depth,
+            seen=seen,
+            unavailable=catalogue.unavailable,
+            genres=[list(options.genres)] if options.genres else None,
+        )[0]
+        cold = not bool(pipeline.personalized(users)[0])
+        return [
+            Candidate(e.video_id, e.score, e.source, e.reason, e.anchor_id) for e in explained
+        ], cold
+
+    def _safe(self, serving: Serving, work: Callable[[Serving], Any], what: str) -> Any:
+        """``work(serving)``, or ``work`` on the trending fallback when the model fails."""
+        if serving.model is None:
+            return work(serving)
+        try:
+            return work(serving)
+        except Exception as exc:  # an index, feature store or model failure: still answer
+            log.exception("%s failed with %s: serving the trending fallback", what, exc)
+            return work(Serving(None, serving.assignment, True, str(exc)))
+
+    def user_list(
+        self, session: Session, user_id: int, options: RequestOptions
+    ) -> UserRecommendations:
+        """Top-k videos for a user."""
+        catalogue = self.catalogue.current()
+        viewer = self.viewer(session, user_id)
+
+        def run(serving: Serving) -> tuple[Serving, list[Candidate], bool]:
+            ranked, cold = self._personal(serving, viewer, catalogue, options)
+            allowed = self._allowed(ranked, catalogue, viewer, options)
+            extra = self._allowed(self._trending(catalogue), catalogue, viewer, options)
+            return serving, self._fill(allowed, extra, options, catalogue, viewer), cold
+
+        serving, chosen, cold = self._safe(self._serving(user_id), run, "recommendations")
+        envelope = self._record("for_you", user_id, serving, [c.video_id for c in chosen])
+        return UserRecommendations(
+            **envelope,
+            user_id=user_id,
+            cold_start=cold,
+            items=self._items(chosen, catalogue, options.fields),
+        )
+
+    def _fill(
+        self,
+        ranked: list[Candidate],
+        extra: list[Candidate],
+        options: RequestOptions,
+        catalogue: Catalogue,
+        viewer: Viewer,
+    ) -> list[Candidate]:
+        """The top k after promotions; a filter that left fewer than k is topped up from
+        ``extra`` (trending items that pass it)."""
+        chosen = self._promote(ranked, extra, catalogue, viewer, options)
+        if len(chosen) < options.k and options.filter is not None:
+            have = {c.video_id for c in chosen}
+            chosen += [c for c in extra if c.video_id not in have][: options.k - len(chosen)]
+        return chosen
+
+    def home(self, session: Session, user_id: int, options: RequestOptions) -> HomeFeed:
+        """Rows: for you; because you watched X; new from followed channels; trending."""
+        catalogue = self.catalogue.current()
+        viewer = self.viewer(session, user_id)
+        followed = set(session.scalars(select(Follow.channel_id).where(Follow.user_id == user_id)))
+
+        def run(serving: Serving) -> tuple[Serving, list[HomeRow], bool]:
+            shown: set[int] = set()
+            rows: list[tuple[str, str, int | None, list[Candidate]]] = []
+            ranked, cold = self._personal(serving, viewer, catalogue, options)
+            trending = self._allowed(self._trending(catalogue), catalogue, viewer, options)
+            for_you = self._fill(
+                self._allowed(ranked, catalogue, viewer, options),
+                trending,
+                options,
+                catalogue,
+                viewer,
+            )
+            rows.append(("for_you", "For you", None, for_you))
+            shown |= {c.video_id for c in for_you}
+            anchor = viewer.history[0] if viewer.history else None
+            if anchor is not None and serving.model is not None:
+                similar = self._similar(
+                    serving.model, anchor, catalogue, options.k * 3, with_new=False
+                )
+                because = self._allowed(similar, catalogue, viewer, options, exclude=shown)
+                if because:
+                    title = _title(catalogue, anchor)
+                    for c in because:
+                        c.anchor = anchor
+                    rows.append(
+                        (
+                            "because_you_watched",
+                            f"Because you watched {title}",
+                            anchor,
+                            because[: options.k],
+                        )
+                    )
+                    shown |= {c.video_id for c in because[: options.k]}
+            if followed:
+                new = self._allowed(
+                    self._followed(catalogue, followed), catalogue, viewer, options, shown
+                )[: options.k]
+                if new:
+                    rows.append(("new_from_followed", "New from channels you follow", None, new))
+                    shown |= {c.video_id for c in new}
+            row = [c for c in trending if c.video_id not in shown][: options.k]
+            rows.append(("trending", "Trending now", None, row))
+            out = [
+                HomeRow(
+                    kind=kind,  # type: ignore[arg-type]
+                    title=title,
+                    anchor_video_id=anchor_id,
+                    items=self._items(items[: options.k], catalogue, options.fields),
+                )
+                for kind, title, anchor_id, items in rows
+            ]
+            return serving, out, cold
+
+        serving, rows, cold = self._safe(self._serving(user_id), run, "home feed")
+        served = [item.video_id for row in rows for item in row.items]
+        envelope = self._record("home", user_id, serving, served)
+        return HomeFeed(**envelope, user_id=user_id, cold_start=cold, rows=rows)
+
+    # -- video-anchored lists -------------------------------------------------------------------
+    def _similar(
+        self,
+        model: ServedModel,
+        video_id: int,
+        catalogue: Catalogue,
+        depth: int,
+        with_new: bool = True,
+    ) -> list[Candidate]:
+        """The model's neighbours of ``video_id``, then (``with_new``) catalogued videos the
+        model has not seen yet (new uploads) that share its genres."""
+        pipeline = model.pipeline
+        ids, scores = pipeline.similar_items(np.array([video_id], dtype=np.int64), depth)
+        out = [
+            Candidate(int(v), float(s), "similar", "similar to what you are watching")
+            for v, s in zip(ids[0], scores[0], strict=True)
+            if v >= 0 and v != video_id
+        ]
+        if not with_new:
+            return out
+        return out + self._new_like(pipeline.interactions.item_ids, video_id, catalogue)
+
+    @staticmethod
+    def _new_like(
+        known: np.ndarray, video_id: int, catalogue: Catalogue, limit: int = 20
+    ) -> list[Candidate]:
+        """Videos the model has never seen (uploaded after training) sharing genres with
+        ``video_id``, newest first: how a new upload becomes recommendable before a retrain."""
+        table = catalogue.table
+        row = int(table.rows(np.array([video_id], dtype=np.int64))[0])
+        if row < 0 or not table.genres[row]:
+            return []
+        fresh = np.flatnonzero(~np.isin(table.ids, known))
+        genres = table.genres[row]
+        scored = [
+            (len(genres & table.genres[i]) / len(genres | table.genres[i]), int(i))
+            for i in fresh
+            if table.ids[i] != video_id and genres & table.genres[i]
+        ]
+        scored.sort(key=lambda pair: (-pair[0], -np.nan_to_num(table.published_at[pair[1]])))
+        return [
+            Candidate(int(table.ids[i]), share, "new", "new, like what you are watching")
+            for share, i in scored[:limit]
+        ]
+
+    @staticmethod
+    def _followed(catalogue: Catalogue, channels: set[int]) -> list[Candidate]:
+        table = catalogue.table
+        cutoff = time.time() - NEW_DAYS * _SECONDS_PER_DAY
+        mask = np.isin(table.channel_id, list(channels)) & (
+            np.nan_to_num(table.published_at, nan=0.0) >= cutoff
+        )
+        rows = np.flatnonzero(mask)
+        rows = rows[np.argsort(-table.published_at[rows], kind="stable")]
+        return [
+            Candidate(
+                int(table.ids[i]),
+                float(table.published_at[i]),
+                "followed",
+                "new from a channel you follow",
+            )
+            for i in rows
+        ]
+
+    def _video_list(
+        self,
+        session: Session,
+        surface: str,
+        video_id: int,
+        user_id: int | None,
+        options: RequestOptions,
+        make: Callable[[Serving, Catalogue], list[Candidate]],
+        model_free: bool = False,
+    ) -> VideoRecommendations:
+        catalogue = self.catalogue.current()
+        if catalogue.table.rows(np.array([video_id], dtype=np.int64))[0] < 0:
+            raise NotFoundError(f"video {video_id} not found")
+        viewer = self.viewer(session, user_id)
+
+        def run(serving: Serving) -> tuple[Serving, list[Candidate]]:
+            allowed = self._allowed(
+                make(serving, catalogue), catalogue, viewer, options, exclude={video_id}
+            )
+            extra = self._allowed(
+                self._trending(catalogue), catalogue, viewer, options, exclude={video_id}
+            )
+            return serving, self._fill(allowed, extra, options, catalogue, viewer)
+
+        serving = Serving(None, None) if model_free else self._serving(user_id)
+        serving, chosen = self._safe(serving, run, surface)
+        envelope = self._record(surface, user_id, serving, [c.video_id for c in chosen])
+        return VideoRecommendations(
+            **envelope,
+            video_id=video_id,
+            user_id=user_id,
+            items=self._items(chosen, catalogue, options.fields),
+        )
+
+    def watch_next(
+        self, session: Session, video_id: int, user_id: int | None, options: RequestOptions
+    ) -> VideoRecommendations:
+        """What to play after ``video_id``: its neighbours (new uploads included), ordered
+        for the viewer when a user is given."""
+
+        def make(serving: Serving, catalogue: Catalogue) -> list[Candidate]:
+            if serving.model is None:
+                return self._trending(catalogue)
+            similar = self._similar(serving.model, video_id, catalogue, options.k * 4)
+            if user_id is None or not similar:
+                return similar
+            ids, scores = serving.model.pipeline.order_items(
+                user_id, np.array([c.video_id for c in similar], dtype=np.int64)
+            )
+            by_id = {c.video_id: c for c in similar}
+            ordered = [by_id[int(v)] for v in ids]
+            for c, s in zip(ordered, scores, strict=True):
+                c.reason = "up next for you"
+                c.score = float(s) if np.isfinite(s) else c.score
+            return ordered
+
+        return self._video_list(session, "watch_next", video_id, user_id, options, make)
+
+    def similar(
+        self, session: Session, video_id: int, options: RequestOptions
+    ) -> VideoRecommendations:
+        """Videos like ``video_id`` (for anyone)."""
+
+        def make(serving: Serving, catalogue: Catalogue) -> list[Candidate]:
+            if serving.model is None:
+                return self._trending(catalogue)
+            return self._similar(serving.model, video_id, catalogue, options.k * 4)
+
+        return self._video_list(session, "similar", video_id, None, options, make)
+
+    def more_from_creator(
+        self, session: Session, video_id: int, options: RequestOptions
+    ) -> VideoRecommendations:
+        """The same channel's other videos, newest first."""
+
+        def make(_serving: Serving, catalogue: Catalogue) -> list[Candidate]:
+            table = catalogue.table
+            row = int(table.rows(np.array([video_id], dtype=np.int64))[0])
+            channel = int(table.channel_id[row])
+            if channel < 0:
+                return []
+            rows = np.flatnonzero(table.channel_id == channel)
+            rows = rows[np.argsort(-np.nan_to_num(table.published_at[rows]), kind="stable")]
+            return [
+                Candidate(
+                    int(table.ids[i]), float(len(rows) - n), "creator", "more from this creator"
+                )
+                for n, i in enumerate(rows)
+            ]
+
+        return self._video_list(
+            session, "more_from_creator", video_id, None, options, make, model_free=True
+        )
+
+    def rerank(
+        self,
+        session: Session,
+        user_id: int,
+        video_ids: Sequence[int],
+        options: RequestOptions,
+    ) -> UserRecommendations:
+        """The caller's ``video_ids`` ordered for ``user_id`` (all of them, none dropped)."""
+        catalogue = self.catalogue.current()
+        wanted = np.array(list(dict.fromkeys(video_ids)), dtype=np.int64)
+
+        def run(serving: Serving) -> tuple[Serving, list[Candidate], bool]:
+            if serving.model is None:
+                order = {int(v): i for i, v in enumerate(catalogue.trending)}
+                ranked = sorted(wanted.tolist(), key=lambda v: order.get(v, len(order)))
+                return (
+                    serving,
+                    [Candidate(v, 0.0, "trending", "trending now") for v in ranked],
+                    True,
+                )
+            pipeline = serving.model.pipeline
+            ids, scores = pipeline.order_items(user_id, wanted)
+            cold = not bool(pipeline.personalized(np.array([user_id], dtype=np.int64))[0])
+            return (
+                serving,
+                [
+                    Candidate(
+                        int(v), float(s) if np.isfinite(s) else 0.0, "ranker", "ranked for you"
+                    )
+                    for v, s in zip(ids, scores, strict=True)
+                ],
+                cold,
+            )
+
+        serving, chosen, cold = self._safe(self._serving(user_id), run, "rerank")
+        envelope = self._record("rerank", user_id, serving, [c.video_id for c in chosen])
+        return UserRecommendations(
+            **envelope,
+            user_id=user_id,
+            cold_start=cold,
+            items=self._items(chosen, catalogue, options.fields),
+        )
+
+
+def _title(catalogue: Catalogue, video_id: int) -> str:
+    row = int(catalogue.table.rows(np.array([video_id], dtype=np.int64))[0])
+    return str(catalogue.table.titles[row]) if row >= 0 else f"video {video_id}"
+
+
+def _metadata(table: Any, row: int, fields: Sequence[str]) -> dict[str, Any]:
+    """The asked metadata fields of one table row (None where unknown)."""
+    if row < 0:
+        return dict.fromkeys(fields)
+    out: dict[str, Any] = {}
+    for name in fields:
+        if name == "title":
+            out[name] = str(table.titles[row])
+        elif name == "genres":
+            out[name] = sorted(table.genres[row])
+        elif name == "language":
+            out[name] = table.language[row]
+        elif name == "channel_id":
+            channel = int(table.channel_id[row])
+            out[name] = channel if channel >= 0 else None
+        elif name == "published_at":
+            value = float(table.published_at[row])
+            out[name] = None if np.isnan(value) else _iso(value)
+        else:
+            value = float(getattr(table, name)[row])
+            out[name] = (
+                None if np.isnan(value) else (int(value) if name == "release_year" else value)
+            )
+    return out
+
+
+def _iso(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
