@@ -40,6 +40,8 @@ class RecommenderService:
         self._pipeline: RecommendationPipeline | None = None
         self._features: OnlineFeatures | None = None
         self.features_problem: str | None = "not opened yet"
+        #: Registry version of the loaded pipeline (None when not loaded or swapped in).
+        self.version: str | None = None
         self._lock = threading.Lock()
 
     @property
@@ -85,6 +87,7 @@ class RecommenderService:
 
         with self._lock:
             try:
+                version = self.resolve_version()
                 pipeline = load_pipeline(
                     self.name, self.alias, tracking_uri=self.settings.resolved_mlflow_uri
                 )
@@ -96,14 +99,51 @@ class RecommenderService:
             if pipeline.ranker is not None and self._features is None:
                 self.open_features()
             self._attach(pipeline)
-            self._pipeline = pipeline
+            self._pipeline, self.version = pipeline, version
             return pipeline
+
+    def resolve_version(self) -> str:
+        """The registry version the served alias points at now."""
+        import mlflow
+
+        uri = self.settings.resolved_mlflow_uri
+        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+        try:
+            return str(client.get_model_version_by_alias(self.name, self.alias).version)
+        except Exception as exc:  # an unknown alias, an unreadable store
+            raise ModelUnavailableError(
+                f"no model {self.name}@{self.alias} in the registry ({exc})"
+            ) from exc
+
+    def refresh(self) -> list[str]:
+        """When the alias moved to another version since the pipeline was loaded, load that
+        version (outside the lock) and swap it in; the aliases swapped (none or this one).
+        A registry that cannot be read is logged and the loaded pipeline keeps serving."""
+        from models.mlflow_registry import load_pipeline
+
+        if self._pipeline is None or self.version is None:
+            return []
+        try:
+            version = self.resolve_version()
+            if version == self.version:
+                return []
+            pipeline = load_pipeline(
+                self.name, self.alias, tracking_uri=self.settings.resolved_mlflow_uri
+            )
+        except Exception as exc:  # keep serving what is loaded
+            log.warning("could not refresh %s@%s: %s", self.name, self.alias, exc)
+            return []
+        with self._lock:
+            self._attach(pipeline)
+            self._pipeline, self.version = pipeline, version
+        log.info("%s@%s now serves version %s", self.name, self.alias, version)
+        return [self.alias]
 
     def swap(self, pipeline: RecommendationPipeline) -> None:
         """Serve ``pipeline`` from now on, without going through MLflow."""
         with self._lock:
             self._attach(pipeline)
-            self._pipeline = pipeline
+            self._pipeline, self.version = pipeline, None
 
     def try_load(self) -> bool:
         """Load if possible; log instead of raising (used at start-up)."""
