@@ -40,7 +40,7 @@ class TokenBuckets:
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
         self._buckets: dict[str, _Bucket] = {}
-        self._swept = time.monotonic()
+        self._swept = float("-inf")
 
     def take(self, key: str, now: float | None = None) -> float:
         """Take a token for ``key``: 0.0 when granted, else the seconds until one is due."""
