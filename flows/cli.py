@@ -451,15 +451,28 @@ def bench_transcode_cmd(
 def serve_cmd(
     host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes sharing the port.")] = 1,
 ) -> None:
-    """Run the API server."""
+    """Run the API server: each worker builds the app from the REELRANK_* environment; with
+    several, /metrics sums them all."""
     import uvicorn
 
-    from serving.app import create_app
+    from core.logging import setup_logging
+    from serving.app import prepare_workers
 
     settings = _settings()
+    setup_logging(settings.log_level, json_lines=settings.log_json)
+    if workers > 1:
+        prepare_workers(settings)
     uvicorn.run(
-        create_app(settings), host=host or settings.api_host, port=port or settings.api_port
+        "serving.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_config=None,  # uvicorn's records go through the root logger (JSON lines)
+        log_level=settings.log_level.lower(),
+        access_log=False,  # the request-context middleware writes one line per request
     )
 
 

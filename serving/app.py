@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from core.errors import NotFoundError, ReelRankError
+from core.logging import setup_logging
 from core.settings import Settings, get_settings
 from serving.catalogue_snapshot import CatalogueSnapshot
 from serving.filter_expr import FilterError
+from serving.metrics import multiprocess_dir, prepare_multiprocess_dir
+from serving.middleware import RequestContextMiddleware
+from serving.model_watcher import ModelWatcher
+from serving.rate_limit import RateLimitMiddleware
 from serving.recommendation_service import RecommendationService
 from serving.recommender import ModelUnavailableError, RecommenderService
 from serving.request_options import BadOptionError
-from serving.routes import health, recommendations, search, videos
+from serving.routes import health, metrics, recommendations, search, videos
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,7 +34,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.recommender.try_load()
-        yield
+        watcher = ModelWatcher(app.state.recommender, settings.model_check_interval_s)
+        watcher.start()
+        try:
+            yield
+        finally:
+            watcher.stop()
 
     app = FastAPI(
         title="ReelRank",
@@ -55,6 +69,46 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def bad_request(_request: Request, exc: ReelRankError) -> JSONResponse:
         return JSONResponse(status_code=400, content={"detail": str(exc)})
 
-    for module in (health, videos, search, recommendations):
+    for module in (health, videos, search, recommendations, metrics):
         app.include_router(module.router)
+    add_middleware(app, settings)
     return app
+
+
+def add_middleware(app: FastAPI, settings: Settings) -> None:
+    """Rate limiting (innermost), CORS when origins are configured, and the request context
+    (request id, access log, latency) outermost, so that it sees every answer."""
+    if settings.rate_limit_per_minute > 0:
+        app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+
+
+def prepare_workers(settings: Settings) -> None:
+    """Ready the ground for several worker processes, before they start: an empty shared
+    folder for their metrics, and the MLflow store created (workers creating a new SQLite
+    store at once race on its schema)."""
+    import mlflow
+
+    prepare_multiprocess_dir(multiprocess_dir(settings.data_root))
+    settings.paths.ensure()
+    uri = settings.resolved_mlflow_uri
+    try:
+        mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri).search_registered_models()
+    except Exception as exc:  # the workers will report it too; serving starts regardless
+        log.warning("the MLflow registry at %s cannot be read: %s", uri, exc)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one server worker (uvicorn's ``factory=True``): settings from the
+    ``REELRANK_*`` environment, logging set up as they say."""
+    settings = get_settings()
+    setup_logging(settings.log_level, json_lines=settings.log_json)
+    return create_app(settings)
