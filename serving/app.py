@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 
 from core.errors import NotFoundError, ReelRankError
 from core.settings import Settings, get_settings
+from serving.event_ingest import EventIngest
 from serving.recommender import ModelUnavailableError, RecommenderService
-from serving.routes import health, recommendations, search, videos
+from serving.routes import events, health, recommendations, search, videos
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -21,7 +22,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.recommender.try_load()
-        yield
+        ingest = EventIngest.start(settings)
+        app.state.event_sink, app.state.feature_pusher = ingest.sink, ingest.pusher
+        try:
+            yield
+        finally:
+            ingest.close()
 
     app = FastAPI(
         title="ReelRank",
@@ -44,6 +50,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def bad_request(_request: Request, exc: ReelRankError) -> JSONResponse:
         return JSONResponse(status_code=400, content={"detail": str(exc)})
 
-    for module in (health, videos, search, recommendations):
+    for module in (health, videos, search, recommendations, events):
         app.include_router(module.router)
     return app
