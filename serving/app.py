@@ -14,6 +14,7 @@ from core.errors import NotFoundError, ReelRankError
 from core.logging import setup_logging
 from core.settings import Settings, get_settings
 from serving.catalogue_snapshot import CatalogueSnapshot
+from serving.event_ingest import EventIngest
 from serving.filter_expr import FilterError
 from serving.metrics import multiprocess_dir, prepare_multiprocess_dir
 from serving.middleware import RequestContextMiddleware
@@ -22,7 +23,7 @@ from serving.rate_limit import RateLimitMiddleware
 from serving.recommendation_service import RecommendationService
 from serving.recommender import ModelUnavailableError, RecommenderService
 from serving.request_options import BadOptionError
-from serving.routes import health, metrics, recommendations, search, videos
+from serving.routes import events, health, metrics, recommendations, search, videos
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.recommender.try_load()
+        ingest = EventIngest.start(settings)
+        app.state.event_sink, app.state.feature_pusher = ingest.sink, ingest.pusher
         watcher = ModelWatcher(app.state.recommender, settings.model_check_interval_s)
         watcher.start()
         try:
             yield
         finally:
             watcher.stop()
+            ingest.close()
 
     app = FastAPI(
         title="ReelRank",
@@ -69,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def bad_request(_request: Request, exc: ReelRankError) -> JSONResponse:
         return JSONResponse(status_code=400, content={"detail": str(exc)})
 
-    for module in (health, videos, search, recommendations, metrics):
+    for module in (health, videos, search, recommendations, events, metrics):
         app.include_router(module.router)
     add_middleware(app, settings)
     return app

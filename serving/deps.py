@@ -1,4 +1,4 @@
-"""FastAPI dependencies: settings, database sessions and the loaded recommender."""
+"""FastAPI dependencies: settings, database sessions, the loaded recommender, the event sink."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from core.db.session import session_factory
 from core.settings import Settings
+from serving.event_sink import EventSink
+from serving.feature_pusher import FeaturePusher
 from serving.recommendation_service import RecommendationService
 from serving.recommender import RecommenderService
 
@@ -40,7 +42,19 @@ def get_recommendations(
     return service if service.models is recommender else service.using(recommender)
 
 
+def get_event_sink(request: Request) -> EventSink:
+    """The sink accepted events are made durable in (opened at start-up)."""
+    return request.app.state.event_sink
+
+
+def get_feature_pusher(request: Request) -> FeaturePusher:
+    """The background pusher of online user features."""
+    return request.app.state.feature_pusher
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[Session, Depends(get_session)]
 RecommenderDep = Annotated[RecommenderService, Depends(get_recommender)]
 RecommendationsDep = Annotated[RecommendationService, Depends(get_recommendations)]
+EventSinkDep = Annotated[EventSink, Depends(get_event_sink)]
+FeaturePusherDep = Annotated[FeaturePusher, Depends(get_feature_pusher)]
