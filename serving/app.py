@@ -10,8 +10,10 @@ from fastapi.responses import JSONResponse
 
 from core.errors import NotFoundError, ReelRankError
 from core.settings import Settings, get_settings
+from serving.experiments import ExperimentConflictError, ExperimentRegistry
+from serving.exposure_log import ExposureLog
 from serving.recommender import ModelUnavailableError, RecommenderService
-from serving.routes import health, recommendations, search, videos
+from serving.routes import experiments, health, recommendations, search, videos
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.recommender.try_load()
         yield
+        app.state.exposures.close()
 
     app = FastAPI(
         title="ReelRank",
@@ -31,6 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.recommender = RecommenderService(settings)
+    app.state.experiments = ExperimentRegistry(settings.resolved_database_url)
+    app.state.exposures = ExposureLog(settings.resolved_database_url)
 
     @app.exception_handler(NotFoundError)
     async def not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
@@ -40,10 +45,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def unavailable(_request: Request, exc: ModelUnavailableError) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": str(exc)})
 
+    @app.exception_handler(ExperimentConflictError)
+    async def conflict(_request: Request, exc: ExperimentConflictError) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": str(exc)})
+
     @app.exception_handler(ReelRankError)
     async def bad_request(_request: Request, exc: ReelRankError) -> JSONResponse:
         return JSONResponse(status_code=400, content={"detail": str(exc)})
 
-    for module in (health, videos, search, recommendations):
+    for module in (health, videos, search, recommendations, experiments):
         app.include_router(module.router)
     return app
