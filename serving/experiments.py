@@ -38,7 +38,8 @@ class ExperimentConflictError(ReelRankError):
 @dataclass(frozen=True)
 class Assignment:
     """A user's variant of the running experiment: which model serves them, with which
-    pipeline settings (``weights``, ``use_ranker``; empty when the variant sets none)."""
+    pipeline settings (``weights``, ``use_ranker``; empty when the variant sets none). One
+    object per variant is shared by all its users: read it, never change it."""
 
     experiment: str
     variant: str
@@ -91,6 +92,7 @@ class ExperimentRegistry:
         self._clock = clock
         self._running: _Running | None = None
         self._loaded_at: float | None = None
+        self._generation = 0  # bumped by invalidate: a read begun before it is not trusted
         self._refresh_lock = threading.Lock()
 
     # -- hot path ---------------------------------------------------------------------------
@@ -103,13 +105,9 @@ class ExperimentRegistry:
         running = self._running
         return running.assign(user_id) if running is not None else None
 
-    def running(self) -> str | None:
-        """The name of the running experiment as the cache sees it, or None."""
-        self.assignment(0)
-        return self._running.name if self._running is not None else None
-
     def invalidate(self) -> None:
         """Forget the cached copy: the next assignment re-reads the catalogue."""
+        self._generation += 1
         self._loaded_at = None
 
     def _refresh(self, wait: bool) -> None:
@@ -121,13 +119,15 @@ class ExperimentRegistry:
             loaded_at = self._loaded_at
             if loaded_at is not None and self._clock() - loaded_at < self.refresh_s:
                 return  # another thread refreshed while this one waited
+            generation = self._generation
             try:
                 with self._session() as session:
                     experiment = self._running_experiment(session)
                     self._running = _Running.of(experiment) if experiment else None
             except Exception:
                 log.exception("could not read the running experiment; keeping the cached copy")
-            self._loaded_at = self._clock()
+            if generation == self._generation:
+                self._loaded_at = self._clock()
         finally:
             self._refresh_lock.release()
 
