@@ -15,6 +15,8 @@ from core.logging import setup_logging
 from core.settings import Settings, get_settings
 from serving.catalogue_snapshot import CatalogueSnapshot
 from serving.event_ingest import EventIngest
+from serving.experiments import ExperimentConflictError, ExperimentRegistry
+from serving.exposure_log import ExposureLog
 from serving.filter_expr import FilterError
 from serving.metrics import multiprocess_dir, prepare_multiprocess_dir
 from serving.middleware import RequestContextMiddleware
@@ -23,7 +25,7 @@ from serving.rate_limit import RateLimitMiddleware
 from serving.recommendation_service import RecommendationService
 from serving.recommender import ModelUnavailableError, RecommenderService
 from serving.request_options import BadOptionError
-from serving.routes import events, health, metrics, recommendations, search, videos
+from serving.routes import events, experiments, health, metrics, recommendations, search, videos
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             watcher.stop()
             ingest.close()
+            app.state.exposures.close()
 
     app = FastAPI(
         title="ReelRank",
@@ -54,7 +57,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.recommender = RecommenderService(settings)
     app.state.catalogue = CatalogueSnapshot(settings.resolved_database_url)
-    app.state.recommendations = RecommendationService(app.state.recommender, app.state.catalogue)
+    app.state.experiments = ExperimentRegistry(settings.resolved_database_url)
+    app.state.exposures = ExposureLog(settings.resolved_database_url)
+    app.state.recommendations = RecommendationService(
+        app.state.recommender, app.state.catalogue, app.state.experiments, app.state.exposures
+    )
 
     @app.exception_handler(NotFoundError)
     async def not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
@@ -69,11 +76,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def bad_option(_request: Request, exc: ReelRankError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": str(exc)})
 
+    @app.exception_handler(ExperimentConflictError)
+    async def conflict(_request: Request, exc: ExperimentConflictError) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": str(exc)})
+
     @app.exception_handler(ReelRankError)
     async def bad_request(_request: Request, exc: ReelRankError) -> JSONResponse:
         return JSONResponse(status_code=400, content={"detail": str(exc)})
 
-    for module in (health, videos, search, recommendations, events, metrics):
+    for module in (health, videos, search, recommendations, events, experiments, metrics):
         app.include_router(module.router)
     add_middleware(app, settings)
     return app

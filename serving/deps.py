@@ -1,16 +1,21 @@
-"""FastAPI dependencies: settings, database sessions, the loaded recommender, the event sink."""
+"""FastAPI dependencies: settings, database sessions, the loaded models and recommendation
+service, the event sink and pusher, the experiment registry, the exposure log and the admin
+check."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from core.db.session import session_factory
 from core.settings import Settings
 from serving.event_sink import EventSink
+from serving.experiments import ExperimentRegistry
+from serving.exposure_log import ExposureLog
 from serving.feature_pusher import FeaturePusher
 from serving.recommendation_service import RecommendationService
 from serving.recommender import RecommenderService
@@ -52,9 +57,36 @@ def get_feature_pusher(request: Request) -> FeaturePusher:
     return request.app.state.feature_pusher
 
 
+def get_experiments(request: Request) -> ExperimentRegistry:
+    """The experiment registry (with its cached running experiment)."""
+    return request.app.state.experiments
+
+
+def get_exposures(request: Request) -> ExposureLog:
+    """The buffered exposure log."""
+    return request.app.state.exposures
+
+
+def require_admin(
+    request: Request,
+    x_admin_token: Annotated[str | None, Header(description="The admin token.")] = None,
+) -> None:
+    """Refuse the request unless ``X-Admin-Token`` equals the configured admin token: 403 when
+    none is configured or the token is wrong, 401 when the header is missing."""
+    expected = request.app.state.settings.admin_token
+    if not expected:
+        raise HTTPException(403, "admin routes are disabled: set REELRANK_ADMIN_TOKEN")
+    if x_admin_token is None:
+        raise HTTPException(401, "missing X-Admin-Token header")
+    if not hmac.compare_digest(x_admin_token.encode(), expected.encode()):
+        raise HTTPException(403, "wrong X-Admin-Token")
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[Session, Depends(get_session)]
 RecommenderDep = Annotated[RecommenderService, Depends(get_recommender)]
 RecommendationsDep = Annotated[RecommendationService, Depends(get_recommendations)]
 EventSinkDep = Annotated[EventSink, Depends(get_event_sink)]
 FeaturePusherDep = Annotated[FeaturePusher, Depends(get_feature_pusher)]
+ExperimentsDep = Annotated[ExperimentRegistry, Depends(get_experiments)]
+ExposuresDep = Annotated[ExposureLog, Depends(get_exposures)]
