@@ -392,7 +392,7 @@ class RecommendationService:
             rows.append(("trending", "Trending now", None, row))
             out = [
                 HomeRow(
-                    kind=kind,  # type: ignore[arg-type]
+                    kind=kind,
                     title=title,
                     anchor_video_id=anchor_id,
                     items=self._items(items[: options.k], catalogue, options.fields),

@@ -37,9 +37,9 @@ def test_help_imports_no_heavy_package() -> None:
 
 def test_db_upgrade_and_current(data_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade"]) == 0
-    assert "database at revision 0001" in capsys.readouterr().out
+    assert "database at revision 0002" in capsys.readouterr().out
     assert main(["db", "current"]) == 0
-    assert capsys.readouterr().out.strip() == "0001"
+    assert capsys.readouterr().out.strip() == "0002"
     assert (data_root / "reelrank.db").is_file()
 
 
