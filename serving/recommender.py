@@ -146,6 +146,7 @@ class RecommenderService:
         """``model(ref)``, with an experiment variant's pipeline settings applied (``weights``,
         ``use_ranker``); the derived pipeline is cached per version and settings."""
         served = self.model(ref)
+        settings = {k: v for k, v in (settings or {}).items() if v is not None}
         if not settings:
             return served
         key = (served.ref, served.version, json.dumps(settings, sort_keys=True))

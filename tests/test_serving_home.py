@@ -71,7 +71,7 @@ def pipeline() -> RecommendationPipeline:
 def _catalogue(url: str) -> None:
     now = datetime.now(UTC)
     with session_scope(url) as session:
-        session.add_all([User(id=u, username=f"user{u}") for u in (1, 21, 99)])
+        session.add_all([User(id=u, username=f"user{u}") for u in (*range(1, 41), 99)])
         session.add_all(
             [Channel(id=1, owner_id=99, name="Dramas"), Channel(id=2, owner_id=99, name="Laughs")]
         )
@@ -328,3 +328,97 @@ def test_a_failing_index_falls_back_to_trending(
         body = client.get("/users/1/recommendations", params={"k": 3}).json()
     assert body["fallback"] is True
     assert len(body["items"]) == 3
+
+
+def _experiment(client: TestClient) -> None:
+    admin = {"X-Admin-Token": "secret"}
+    spec = {
+        "name": "blend-vs-popular",
+        "variants": [
+            {"name": "control", "traffic": 0.5, "model": "champion"},
+            {
+                "name": "popular",
+                "traffic": 0.5,
+                "model": "challenger",
+                "settings": {"weights": {"itemknn": 0.0, "popularity": 1.0}},
+            },
+        ],
+    }
+    assert client.post("/experiments", json=spec, headers=admin).status_code == 201
+    started = client.post("/experiments/blend-vs-popular/start", headers=admin)
+    assert started.status_code == 200, started.text
+
+
+def test_experiment_between_two_models_end_to_end(
+    app_settings: Settings, pipeline: RecommendationPipeline
+) -> None:
+    """Users are split between two registered models; every response names its variant and
+    logs an exposure; events sent back with the recommendation id reach the results."""
+    settings = app_settings.model_copy(update={"admin_token": "secret"})
+    service = RecommenderService(settings)
+    service.swap(pipeline)
+    service.swap(pipeline.with_settings(), ref="challenger")
+    app = create_app(settings)
+    app.dependency_overrides[get_recommender] = lambda: service
+    with TestClient(app) as client:
+        _experiment(client)
+        variants: dict[int, str] = {}
+        clicked: dict[str, int] = {"control": 0, "popular": 0}
+        now = datetime.now(UTC).isoformat()
+        for user in range(1, 41):
+            body = client.get(f"/users/{user}/home", params={"k": 3}).json()
+            assert body["experiment"] == "blend-vs-popular"
+            variants[user] = body["variant"]
+            expected = "champion" if body["variant"] == "control" else "challenger"
+            assert body["model"] == f"reelrank-recommender@{expected}"
+            again = client.get(f"/users/{user}/recommendations", params={"k": 3}).json()
+            assert again["variant"] == body["variant"], "a user keeps their variant"
+            first = body["rows"][0]["items"][0]["video_id"]
+            events = [
+                {
+                    "event_id": f"impression-{user:04d}",
+                    "type": "impression",
+                    "user_id": user,
+                    "video_id": first,
+                    "timestamp": now,
+                    "recommendation_id": body["recommendation_id"],
+                }
+            ]
+            if user % 2:
+                clicked[body["variant"]] += 1
+                events.append({**events[0], "event_id": f"click-{user:06d}", "type": "click"})
+            response = client.post("/events", json={"events": events})
+            assert response.status_code == 200, response.text
+        assert set(variants.values()) == {"control", "popular"}
+        results = client.get("/experiments/blend-vs-popular/results").json()
+    by_name = {v["name"]: v for v in results["variants"]}
+    for name in ("control", "popular"):
+        users = sum(1 for v in variants.values() if v == name)
+        assert by_name[name]["users"] == users
+        assert by_name[name]["impressions"] == users
+        assert by_name[name]["clicks"] == clicked[name]
+        assert by_name[name]["exposures"] == 2 * users
+    assert by_name["popular"]["metrics"]["ctr"]["diff"] is not None
+    assert results["sample_ratio"]["mismatch"] is False
+
+
+def test_starting_an_experiment_on_a_missing_model_is_422(
+    app_settings: Settings, pipeline: RecommendationPipeline
+) -> None:
+    settings = app_settings.model_copy(update={"admin_token": "secret"})
+    service = RecommenderService(settings, name="nothing-registered")
+    service.swap(pipeline)
+    app = create_app(settings)
+    app.dependency_overrides[get_recommender] = lambda: service
+    with TestClient(app) as client:
+        spec = {
+            "name": "ghost",
+            "variants": [
+                {"name": "a", "traffic": 0.5, "model": "champion"},
+                {"name": "b", "traffic": 0.5, "model": "challenger"},
+            ],
+        }
+        client.post("/experiments", json=spec, headers={"X-Admin-Token": "secret"})
+        response = client.post("/experiments/ghost/start", headers={"X-Admin-Token": "secret"})
+    assert response.status_code == 422
+    assert "variant 'b'" in response.json()["detail"]

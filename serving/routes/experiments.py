@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi import Path as PathParam
 
-from serving.deps import ExperimentsDep, ExposuresDep, SettingsDep, require_admin
+from serving.deps import (
+    ExperimentsDep,
+    ExposuresDep,
+    RecommenderDep,
+    SettingsDep,
+    require_admin,
+)
 from serving.experiment_models import (
     NAME_PATTERN,
     ExperimentOut,
@@ -15,6 +21,7 @@ from serving.experiment_models import (
     ExperimentSpec,
 )
 from serving.experiment_results import experiment_results
+from serving.recommender import ModelUnavailableError
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
 
@@ -41,8 +48,16 @@ def get_experiment(name: ExperimentName, experiments: ExperimentsDep) -> Experim
 
 
 @router.post("/{name}/start", response_model=ExperimentOut, dependencies=Admin)
-def start_experiment(name: ExperimentName, experiments: ExperimentsDep) -> ExperimentOut:
-    """Start bucketing users into the experiment (409 while another runs)."""
+def start_experiment(
+    name: ExperimentName, experiments: ExperimentsDep, recommender: RecommenderDep
+) -> ExperimentOut:
+    """Start bucketing users into the experiment (409 while another runs; 422 when a
+    variant's model cannot be loaded or its settings do not fit that model)."""
+    for variant in experiments.get(name).variants:
+        try:
+            recommender.variant(variant.model, variant.settings)
+        except ModelUnavailableError as exc:
+            raise HTTPException(422, f"variant {variant.name!r}: {exc}") from exc
     return experiments.start(name)
 
 
