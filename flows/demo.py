@@ -43,7 +43,7 @@ def run_demo(settings: Settings, config: DemoConfig) -> None:
     paths = settings.paths.ensure()
     url = settings.resolved_database_url
     upgrade(url)
-    total = 5
+    total = 6
 
     def synthesise() -> object:
         from training.datasets.synth import SynthConfig
@@ -70,8 +70,14 @@ def run_demo(settings: Settings, config: DemoConfig) -> None:
         "Training models, ensemble and ranker, tracked in MLflow",
         lambda: _train(settings),
     )
+    _step(
+        5,
+        total,
+        "Training a challenger and starting an A/B experiment against the champion",
+        lambda: _experiment(settings),
+    )
     base = f"http://{settings.api_host}:{settings.api_port}"
-    _step(5, total, "Checking the API", lambda: _check_api(settings, video_id))
+    _step(6, total, "Checking the API", lambda: _check_api(settings, video_id))
     typer.secho("\nReelRank is ready. Open:", bold=True)
     for path in (
         "/docs",
@@ -81,18 +87,28 @@ def run_demo(settings: Settings, config: DemoConfig) -> None:
         f"/videos/{video_id}",
         f"/videos/{video_id}/manifest.m3u8",
         f"/users/{_most_active_user(settings)}/recommendations?k=10",
+        f"/users/{_most_active_user(settings)}/home?k=10",
+        f"/videos/{video_id}/watch-next?k=10",
+        f"/experiments/{DEMO_EXPERIMENT}/results",
+        "/metrics",
         "/search?q=the",
     ):
         typer.echo(f"  {base}{path}")
     typer.echo(
         f"  MLflow UI: .venv/bin/mlflow ui --backend-store-uri {settings.resolved_mlflow_uri}"
     )
+    if not settings.admin_token:
+        typer.echo("  Admin routes (experiments) need REELRANK_ADMIN_TOKEN set when serving.")
     if config.serve:
         import uvicorn
 
+        from core.logging import setup_logging
         from serving.app import create_app
 
-        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+        setup_logging(settings.log_level, json_lines=settings.log_json)
+        uvicorn.run(
+            create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
+        )
 
 
 def _package(settings: Settings) -> int:
@@ -158,6 +174,57 @@ def _train(settings: Settings) -> object:
     return run_training(config)
 
 
+#: Sources of the demo's challenger: the champion's without ALS, and no learned ranker.
+CHALLENGER_MODELS = ("popularity", "trending", "itemknn", "content")
+DEMO_EXPERIMENT = "champion-vs-challenger"
+
+
+def _experiment(settings: Settings) -> str:
+    """Train and register a second version, then run an experiment between the champion and
+    the other version (50/50); reuses both when they exist."""
+    from models.mlflow_registry import registered_versions, resolve_version
+    from serving.experiment_models import ExperimentSpec, VariantSpec
+    from serving.experiments import ExperimentNotFoundError, ExperimentRegistry
+    from serving.recommender import MODEL_NAME
+    from training.train import RunConfig, TrackingSettings, run_training
+
+    registry = ExperimentRegistry(settings.resolved_database_url)
+    try:
+        existing = registry.get(DEMO_EXPERIMENT)
+    except ExperimentNotFoundError:
+        existing = None
+    if existing is not None:
+        if existing.status != "running":
+            registry.start(DEMO_EXPERIMENT)
+        models = ", ".join(f"{v.name}: {v.model}" for v in existing.variants)
+        return f"reusing experiment {DEMO_EXPERIMENT} ({models})"
+    paths = settings.paths
+    uri = settings.resolved_mlflow_uri
+    run_training(
+        RunConfig(
+            events_path=paths.events_file,
+            models=CHALLENGER_MODELS,
+            rankers=(),
+            database_url=settings.resolved_database_url,
+            embeddings_path=paths.embeddings_file,
+            tracking=TrackingSettings(uri=uri, artifacts_dir=paths.mlflow_artifacts),
+        )
+    )
+    champion = int(resolve_version(MODEL_NAME, "champion", tracking_uri=uri))
+    other = max(v for v in registered_versions(MODEL_NAME, tracking_uri=uri) if v != champion)
+    spec = ExperimentSpec(
+        name=DEMO_EXPERIMENT,
+        description="The demo's champion against the newest other version, 50/50.",
+        variants=[
+            VariantSpec(name="champion", traffic=0.5, model="champion", control=True),
+            VariantSpec(name="challenger", traffic=0.5, model=str(other)),
+        ],
+    )
+    registry.create(spec)
+    registry.start(DEMO_EXPERIMENT)
+    return f"experiment {DEMO_EXPERIMENT}: champion v{champion} vs v{other}, 50/50, running"
+
+
 def _features(settings: Settings) -> object:
     from features.store import sync_features
 
@@ -187,6 +254,8 @@ def _check_api(settings: Settings, video_id: int) -> str:
         warnings.simplefilter("ignore")  # starlette's note about httpx in TestClient
         from fastapi.testclient import TestClient
 
+    from datetime import UTC, datetime
+
     from serving.app import create_app
 
     user_id = _most_active_user(settings)
@@ -197,16 +266,38 @@ def _check_api(settings: Settings, video_id: int) -> str:
             f"/videos/{video_id}",
             f"/videos/{video_id}/manifest.m3u8",
             f"/users/{user_id}/recommendations?k=10",
+            f"/users/{user_id}/home?k=10",
+            f"/videos/{video_id}/watch-next?k=10&user_id={user_id}",
+            f"/videos/{video_id}/similar?k=10",
+            f"/videos/{video_id}/more-from-creator?k=10",
+            f"/experiments/{DEMO_EXPERIMENT}/results",
+            "/metrics",
             "/search?q=the",
         ]
         for path in checks:
             response = client.get(path)
             if response.status_code != 200:
                 raise RuntimeError(f"GET {path} answered {response.status_code}: {response.text}")
+        home = client.get(f"/users/{user_id}/home?k=10").json()
+        if home["fallback"] or home["experiment"] != DEMO_EXPERIMENT:
+            raise RuntimeError(f"the home feed is not served by the experiment: {home}")
+        first = home["rows"][0]["items"][0]["video_id"]
+        event = {
+            "event_id": f"demo-check-{home['recommendation_id']}",
+            "type": "impression",
+            "user_id": user_id,
+            "video_id": first,
+            "timestamp": datetime.now(UTC).isoformat(),
+            "recommendation_id": home["recommendation_id"],
+        }
+        posted = client.post("/events", json={"events": [event]})
+        if posted.status_code != 200:
+            raise RuntimeError(f"POST /events answered {posted.status_code}: {posted.text}")
         ready = client.get("/ready").json()
     if not ready["ready"]:
         raise RuntimeError(f"the API is not ready: {'; '.join(ready['problems'])}")
     return (
-        f"{len(checks)} endpoints answered 200; ready, ranking by {ready['ranking']} "
-        f"with {ready['features']} online features"
+        f"{len(checks) + 1} endpoints answered 200; user {user_id} is in variant "
+        f"{home['variant']} of {DEMO_EXPERIMENT}; ready, ranking by {ready['ranking']} with "
+        f"{ready['features']} online features"
     )

@@ -246,10 +246,9 @@ def recommend_by_item_weights(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k items by ``x_u W`` for an item x item ``weights`` matrix (item-KNN, RP3beta);
     unknown users get padding, and so do items with no positive score (reached by nothing)."""
-    x = interactions.weights(binary)
 
     def score(rows: np.ndarray) -> np.ndarray:
-        dense = (x[rows] @ weights).toarray()
+        dense = (interactions.row_weights(rows, binary) @ weights).toarray()
         dense[dense <= 0] = -np.inf
         return dense
 
@@ -259,16 +258,20 @@ def recommend_by_item_weights(
 def similar_by_item_weights(
     interactions: Interactions, weights: sp.csr_matrix, item_ids: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each item's top-k neighbours by its row of ``weights``; padding for unknown items and
-    for neighbourhoods shorter than k."""
+    """Each item's top-k neighbours by its row of ``weights`` (positive weights only, ties to
+    the lower column); padding for unknown items and for neighbourhoods shorter than k."""
     k = check_k(k)
+    weights = weights.tocsr()
     cols = interactions.item_index(as_ids(item_ids))
     ids, scores = empty_result(cols.size, k)
-    known = np.flatnonzero(cols >= 0)
-    if known.size:
-        dense = weights[cols[known]].toarray()
-        dense[dense <= 0] = -np.inf
-        ids[known], scores[known] = top_k(dense, k, interactions.item_ids)
+    for i in np.flatnonzero(cols >= 0):
+        start, end = weights.indptr[cols[i]], weights.indptr[cols[i] + 1]
+        data, columns = weights.data[start:end], weights.indices[start:end]
+        positive = data > 0
+        data, columns = data[positive], columns[positive]
+        best = np.lexsort((columns, -data))[:k]
+        ids[i, : best.size] = interactions.item_ids[columns[best]]
+        scores[i, : best.size] = data[best]
     return ids, scores
 
 
@@ -292,6 +295,27 @@ def cosine_similar(
     return ids, scores
 
 
+#: Batches up to this many users take each user's head of the global order (no dense rows).
+SMALL_BATCH = 64
+#: Global orders kept, keyed by the scores array they order (models keep their arrays).
+_ORDERS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def global_order(scores: np.ndarray) -> np.ndarray:
+    """Columns of finite ``scores``, best first, ties to the lower column (``top_k``'s order);
+    cached per scores array."""
+    entry = _ORDERS.get(id(scores))
+    if entry is not None and entry[0] is scores:
+        return entry[1]
+    clean = np.where(np.isnan(scores), -np.inf, scores)
+    order = np.argsort(-clean, kind="stable")
+    order = order[np.isfinite(clean[order])]
+    if len(_ORDERS) >= 16:
+        _ORDERS.pop(next(iter(_ORDERS)))
+    _ORDERS[id(scores)] = (scores, order)
+    return order
+
+
 def rank_by_global_scores(
     scores: np.ndarray,
     interactions: Interactions,
@@ -302,10 +326,26 @@ def rank_by_global_scores(
     """The same per-item ``scores`` ranked for every user, minus each known user's seen items."""
     k = check_k(k)
     users = as_ids(user_ids)
-    rows = np.tile(scores, (users.size, 1))
-    if exclude_seen:
-        mask_seen(rows, interactions, interactions.user_index(users))
-    return top_k(rows, k, interactions.item_ids)
+    if users.size > SMALL_BATCH:
+        rows = np.tile(scores, (users.size, 1))
+        if exclude_seen:
+            mask_seen(rows, interactions, interactions.user_index(users))
+        return top_k(rows, k, interactions.item_ids)
+    # a few users: each one's head of the global order, without their seen items
+    order = global_order(scores)
+    ids, out = empty_result(users.size, k)
+    matrix = interactions.matrix
+    index = interactions.user_index(users) if exclude_seen else np.full(users.size, -1)
+    for i, row in enumerate(index):
+        head = order
+        if row >= 0:
+            seen = matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]]
+            head = order[: k + seen.size]
+            head = head[~np.isin(head, seen)]
+        head = head[:k]
+        ids[i, : head.size] = interactions.item_ids[head]
+        out[i, : head.size] = scores[head]
+    return ids, out
 
 
 def top_by_global_scores(

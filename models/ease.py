@@ -88,10 +88,11 @@ class EASERecommender(Recommender):
         self, user_ids: np.ndarray, k: int, exclude_seen: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k items by ``x_u B``; unknown users get a row of padding."""
-        x = self.interactions.weights(self.config.binary)
 
         def score(rows: np.ndarray) -> np.ndarray:
-            return np.asarray(x[rows] @ self.weights)
+            return np.asarray(
+                self.interactions.row_weights(rows, self.config.binary) @ self.weights
+            )
 
         return recommend_rows(self.interactions, user_ids, k, exclude_seen, score)
 

@@ -140,6 +140,13 @@ class Interactions:
             matrix.data[:] = 1.0
         return matrix
 
+    def row_weights(self, rows: np.ndarray, binary: bool = False) -> sp.csr_matrix:
+        """``weights(binary)`` of the given matrix rows only (no copy of the whole matrix)."""
+        matrix = self.matrix[rows].astype(np.float32)
+        if binary:
+            matrix.data[:] = 1.0
+        return matrix
+
     @property
     def nnz(self) -> int:
         """Number of (user, item) pairs with a weight."""

@@ -170,6 +170,13 @@ def resolve_version(model_name: str, ref: str, *, tracking_uri: str) -> str:
         ) from exc
 
 
+def registered_versions(model_name: str, *, tracking_uri: str) -> list[int]:
+    """Every registered version number of ``model_name``, ascending."""
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    found = client.search_model_versions(f"name = '{model_name}'")
+    return sorted(int(v.version) for v in found)
+
+
 def load_pipeline_version(
     model_name: str, version: str, *, tracking_uri: str
 ) -> RecommendationPipeline:

@@ -69,11 +69,7 @@ class Viewer:
     user_id: int | None
     history: list[int] = field(default_factory=list)
     completed: set[int] = field(default_factory=set)
-
-    @property
-    def consumed(self) -> set[int]:
-        """Every video the viewer consumed since the data the models saw (and before)."""
-        return set(self.history)
+    consumed: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -134,7 +130,7 @@ class RecommendationService:
         ).all()
         history = list(dict.fromkeys(int(v) for v, _ in rows))
         completed = {int(v) for v, t in rows if t is EventType.COMPLETE}
-        return Viewer(user_id, history, completed)
+        return Viewer(user_id, history, completed, set(history))
 
     # -- shared steps ---------------------------------------------------------------------------
     def _allowed(
@@ -195,11 +191,21 @@ class RecommendationService:
             out.insert(spot, item)
         return out[:k]
 
-    def _trending(self, catalogue: Catalogue, reason: str = "trending now") -> list[Candidate]:
+    def _trending(
+        self,
+        catalogue: Catalogue,
+        viewer: Viewer | None = None,
+        options: RequestOptions | None = None,
+    ) -> list[Candidate]:
+        """The catalogue's trending order as candidates: all of it under a filter, else just
+        enough to fill the rows after the viewer's consumed videos are dropped."""
+        order = catalogue.trending
+        if options is not None and options.filter is None:
+            order = order[: 4 * options.k + (len(viewer.consumed) if viewer else 0)]
         n = len(catalogue.trending)
         return [
-            Candidate(int(v), float(n - i), "trending", reason)
-            for i, v in enumerate(catalogue.trending)
+            Candidate(int(v), float(n - i), "trending", "trending now")
+            for i, v in enumerate(order.tolist())
         ]
 
     def _items(
@@ -277,7 +283,7 @@ class RecommendationService:
         whether they are a cold-start list."""
         assert viewer.user_id is not None
         if serving.model is None:
-            return self._trending(catalogue), True
+            return self._trending(catalogue, viewer, options), True
         pipeline = serving.model.pipeline
         users = np.array([viewer.user_id], dtype=np.int64)
         depth = min(max(options.k * 4, NARROW_DEPTH), 500) if options.narrows else options.k
@@ -314,7 +320,9 @@ class RecommendationService:
         def run(serving: Serving) -> tuple[Serving, list[Candidate], bool]:
             ranked, cold = self._personal(serving, viewer, catalogue, options)
             allowed = self._allowed(ranked, catalogue, viewer, options)
-            extra = self._allowed(self._trending(catalogue), catalogue, viewer, options)
+            extra = self._allowed(
+                self._trending(catalogue, viewer, options), catalogue, viewer, options
+            )
             return serving, self._fill(allowed, extra, options, catalogue, viewer), cold
 
         serving, chosen, cold = self._safe(self._serving(user_id), run, "recommendations")
@@ -352,7 +360,9 @@ class RecommendationService:
             shown: set[int] = set()
             rows: list[tuple[str, str, int | None, list[Candidate]]] = []
             ranked, cold = self._personal(serving, viewer, catalogue, options)
-            trending = self._allowed(self._trending(catalogue), catalogue, viewer, options)
+            trending = self._allowed(
+                self._trending(catalogue, viewer, options), catalogue, viewer, options
+            )
             for_you = self._fill(
                 self._allowed(ranked, catalogue, viewer, options),
                 trending,
@@ -477,7 +487,7 @@ class RecommendationService:
         video_id: int,
         user_id: int | None,
         options: RequestOptions,
-        make: Callable[[Serving, Catalogue], list[Candidate]],
+        make: Callable[[Serving, Catalogue, Viewer], list[Candidate]],
         model_free: bool = False,
     ) -> VideoRecommendations:
         catalogue = self.catalogue.current()
@@ -487,10 +497,14 @@ class RecommendationService:
 
         def run(serving: Serving) -> tuple[Serving, list[Candidate]]:
             allowed = self._allowed(
-                make(serving, catalogue), catalogue, viewer, options, exclude={video_id}
+                make(serving, catalogue, viewer), catalogue, viewer, options, exclude={video_id}
             )
             extra = self._allowed(
-                self._trending(catalogue), catalogue, viewer, options, exclude={video_id}
+                self._trending(catalogue, viewer, options),
+                catalogue,
+                viewer,
+                options,
+                exclude={video_id},
             )
             return serving, self._fill(allowed, extra, options, catalogue, viewer)
 
@@ -510,9 +524,9 @@ class RecommendationService:
         """What to play after ``video_id``: its neighbours (new uploads included), ordered
         for the viewer when a user is given."""
 
-        def make(serving: Serving, catalogue: Catalogue) -> list[Candidate]:
+        def make(serving: Serving, catalogue: Catalogue, viewer: Viewer) -> list[Candidate]:
             if serving.model is None:
-                return self._trending(catalogue)
+                return self._trending(catalogue, viewer, options)
             similar = self._similar(serving.model, video_id, catalogue, options.k * 4)
             if user_id is None or not similar:
                 return similar
@@ -533,9 +547,9 @@ class RecommendationService:
     ) -> VideoRecommendations:
         """Videos like ``video_id`` (for anyone)."""
 
-        def make(serving: Serving, catalogue: Catalogue) -> list[Candidate]:
+        def make(serving: Serving, catalogue: Catalogue, viewer: Viewer) -> list[Candidate]:
             if serving.model is None:
-                return self._trending(catalogue)
+                return self._trending(catalogue, viewer, options)
             return self._similar(serving.model, video_id, catalogue, options.k * 4)
 
         return self._video_list(session, "similar", video_id, None, options, make)
@@ -545,7 +559,7 @@ class RecommendationService:
     ) -> VideoRecommendations:
         """The same channel's other videos, newest first."""
 
-        def make(_serving: Serving, catalogue: Catalogue) -> list[Candidate]:
+        def make(_serving: Serving, catalogue: Catalogue, _viewer: Viewer) -> list[Candidate]:
             table = catalogue.table
             row = int(table.rows(np.array([video_id], dtype=np.int64))[0])
             channel = int(table.channel_id[row])

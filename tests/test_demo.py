@@ -169,7 +169,8 @@ def test_rerun_reuses_the_world(demo_world: Settings, capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert "reusing the existing world" in out
     assert "reusing packaged video" in out
-    assert "6 endpoints answered 200" in out
+    assert "13 endpoints answered 200" in out
+    assert "reusing experiment champion-vs-challenger" in out
 
 
 def _free_port() -> int:
@@ -234,3 +235,22 @@ def test_the_rankers_were_tried_on_feast_features_and_serving_is_ready(
         assert pipeline.pair_features.repo_dir == demo_world.paths.features
     else:  # no ranker beat the blend on validation: the blend is served, as trained
         assert body["ranking"] == "blend"
+
+
+def test_an_experiment_runs_between_two_model_versions(client: TestClient) -> None:
+    from flows.demo import DEMO_EXPERIMENT
+
+    experiment = client.get(f"/experiments/{DEMO_EXPERIMENT}").json()
+    assert experiment["status"] == "running"
+    models = [v["model"] for v in experiment["variants"]]
+    assert models[0] == "champion" and models[1].isdigit()
+    seen: dict[str, set[str]] = {}
+    for user in range(1, 60):
+        body = client.get(f"/users/{user}/home", params={"k": 5}).json()
+        assert body["fallback"] is False and body["experiment"] == DEMO_EXPERIMENT
+        seen.setdefault(body["variant"], set()).add(body["model_version"])
+    assert set(seen) == {"champion", "challenger"}
+    assert len(seen["champion"]) == 1 and len(seen["challenger"]) == 1
+    assert seen["champion"] != seen["challenger"], "two different model versions serve"
+    results = client.get(f"/experiments/{DEMO_EXPERIMENT}/results").json()
+    assert {v["name"] for v in results["variants"]} == {"champion", "challenger"}
