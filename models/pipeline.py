@@ -478,9 +478,10 @@ class RecommendationPipeline:
             users, blend(lists, self.weights, self.config.ensemble.normalisation, width)
         )
         row = blended.item_ids[0]
-        position = {int(v): j for j, v in enumerate(row) if v != PAD_ID}
-        cols = np.array([position.get(int(v), -1) for v in wanted], dtype=np.int64)
-        known = cols >= 0
+        by_id = np.argsort(row, kind="stable")
+        spot = np.minimum(np.searchsorted(row[by_id], wanted), row.size - 1)
+        known = (row.size > 0) & (row[by_id][spot] == wanted) & (wanted != PAD_ID)
+        cols = np.where(known, by_id[spot], -1)
         picked = cols[known]
         sub = Blend(
             blended.names,

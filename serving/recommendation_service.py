@@ -96,6 +96,7 @@ class RecommendationService:
         self.catalogue = catalogue
         self.experiments = experiments
         self.exposures = exposures
+        self._fresh: dict[tuple[int, int], np.ndarray] = {}
 
     def using(self, models: RecommenderService) -> RecommendationService:
         """The same service over other models (tests inject pipelines this way)."""
@@ -438,27 +439,32 @@ class RecommendationService:
             return out
         return out + self._new_like(pipeline.interactions.item_ids, video_id, catalogue)
 
-    @staticmethod
     def _new_like(
-        known: np.ndarray, video_id: int, catalogue: Catalogue, limit: int = 20
+        self, known: np.ndarray, video_id: int, catalogue: Catalogue, limit: int = 20
     ) -> list[Candidate]:
         """Videos the model has never seen (uploaded after training) sharing genres with
-        ``video_id``, newest first: how a new upload becomes recommendable before a retrain."""
+        ``video_id``, best overlap then newest first: how a new upload becomes recommendable
+        before a retrain."""
         table = catalogue.table
         row = int(table.rows(np.array([video_id], dtype=np.int64))[0])
         if row < 0 or not table.genres[row]:
             return []
-        fresh = np.flatnonzero(~np.isin(table.ids, known))
+        key = (id(table), id(known))
+        fresh = self._fresh.get(key)
+        if fresh is None:
+            fresh = np.flatnonzero(~np.isin(table.ids, known))
+            self._fresh = {key: fresh}  # one entry: the newest table and model
         genres = table.genres[row]
+        published = np.nan_to_num(table.published_at[fresh], nan=0.0)
         scored = [
-            (len(genres & table.genres[i]) / len(genres | table.genres[i]), int(i))
-            for i in fresh
-            if table.ids[i] != video_id and genres & table.genres[i]
+            (-len(genres & table.genres[i]) / len(genres | table.genres[i]), -when, int(i))
+            for i, when in zip(fresh.tolist(), published.tolist(), strict=True)
+            if i != row and genres & table.genres[i]
         ]
-        scored.sort(key=lambda pair: (-pair[0], -np.nan_to_num(table.published_at[pair[1]])))
+        scored.sort()
         return [
-            Candidate(int(table.ids[i]), share, "new", "new, like what you are watching")
-            for share, i in scored[:limit]
+            Candidate(int(table.ids[i]), -share, "new", "new, like what you are watching")
+            for share, _, i in scored[:limit]
         ]
 
     @staticmethod
@@ -521,8 +527,8 @@ class RecommendationService:
     def watch_next(
         self, session: Session, video_id: int, user_id: int | None, options: RequestOptions
     ) -> VideoRecommendations:
-        """What to play after ``video_id``: its neighbours (new uploads included), ordered
-        for the viewer when a user is given."""
+        """What to play after ``video_id``: its neighbours (new uploads included); for a
+        given viewer, neighbours among the viewer's own candidates move up."""
 
         def make(serving: Serving, catalogue: Catalogue, viewer: Viewer) -> list[Candidate]:
             if serving.model is None:
@@ -530,15 +536,19 @@ class RecommendationService:
             similar = self._similar(serving.model, video_id, catalogue, options.k * 4)
             if user_id is None or not similar:
                 return similar
-            ids, scores = serving.model.pipeline.order_items(
-                user_id, np.array([c.video_id for c in similar], dtype=np.int64)
-            )
-            by_id = {c.video_id: c for c in similar}
-            ordered = [by_id[int(v)] for v in ids]
-            for c, s in zip(ordered, scores, strict=True):
-                c.reason = "up next for you"
-                c.score = float(s) if np.isfinite(s) else c.score
-            return ordered
+            # the viewer's own candidates lift the neighbours they would like anyway
+            pipeline = serving.model.pipeline
+            users = np.array([user_id], dtype=np.int64)
+            depth = pipeline.config.ensemble.depth
+            mine = pipeline.candidates(users, depth).item_ids[0]
+            personal = {int(v): 1.0 - r / depth for r, v in enumerate(mine.tolist()) if v >= 0}
+            n = len(similar)
+            for rank, c in enumerate(similar):
+                lift = personal.get(c.video_id)
+                c.score = (1.0 - rank / n) + (lift or 0.0)
+                if lift is not None:
+                    c.reason = "up next for you"
+            return sorted(similar, key=lambda c: -c.score)
 
         return self._video_list(session, "watch_next", video_id, user_id, options, make)
 
