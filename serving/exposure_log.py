@@ -7,9 +7,10 @@ import logging
 import queue
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, Insert, insert
 from sqlalchemy.dialects import postgresql, sqlite
@@ -37,6 +38,7 @@ class ExposureRecord:
     model: str
     items: list[int]
     fallback: bool = False
+    context: dict[str, Any] | None = None
     served_at: datetime = field(default_factory=utcnow)
 
 
@@ -81,6 +83,7 @@ class ExposureLog:
         model: str,
         items: Sequence[int],
         fallback: bool = False,
+        context: Mapping[str, Any] | None = None,
     ) -> None:
         """Record one served list (``items``: video ids in served order); never blocks on I/O.
         After ``close`` the exposure is dropped (and counted in ``dropped``)."""
@@ -98,6 +101,7 @@ class ExposureLog:
                 model=model,
                 items=[int(i) for i in items],
                 fallback=fallback,
+                context=dict(context) if context else None,
             )
         )
         if self._thread is None:

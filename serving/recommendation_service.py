@@ -244,6 +244,7 @@ class RecommendationService:
         user_id: int | None,
         serving: Serving,
         items: Sequence[int],
+        options: RequestOptions,
     ) -> dict[str, Any]:
         """The envelope of a response, with the exposure logged and counted."""
         recommendation_id = uuid.uuid4().hex
@@ -263,6 +264,7 @@ class RecommendationService:
                 model=label if model is None else f"{label} v{model.version}",
                 items=list(items),
                 fallback=serving.fallback,
+                context=options.context.model_dump(exclude_none=True),
             )
         metrics.observe_recommendations(
             surface, assignment.variant if assignment else None, serving.fallback
@@ -327,7 +329,7 @@ class RecommendationService:
             return serving, self._fill(allowed, extra, options, catalogue, viewer), cold
 
         serving, chosen, cold = self._safe(self._serving(user_id), run, "recommendations")
-        envelope = self._record("for_you", user_id, serving, [c.video_id for c in chosen])
+        envelope = self._record("for_you", user_id, serving, [c.video_id for c in chosen], options)
         return UserRecommendations(
             **envelope,
             user_id=user_id,
@@ -414,7 +416,7 @@ class RecommendationService:
 
         serving, rows, cold = self._safe(self._serving(user_id), run, "home feed")
         served = [item.video_id for row in rows for item in row.items]
-        envelope = self._record("home", user_id, serving, served)
+        envelope = self._record("home", user_id, serving, served, options)
         return HomeFeed(**envelope, user_id=user_id, cold_start=cold, rows=rows)
 
     # -- video-anchored lists -------------------------------------------------------------------
@@ -516,7 +518,7 @@ class RecommendationService:
 
         serving = Serving(None, None) if model_free else self._serving(user_id)
         serving, chosen = self._safe(serving, run, surface)
-        envelope = self._record(surface, user_id, serving, [c.video_id for c in chosen])
+        envelope = self._record(surface, user_id, serving, [c.video_id for c in chosen], options)
         return VideoRecommendations(
             **envelope,
             video_id=video_id,
@@ -623,7 +625,7 @@ class RecommendationService:
             )
 
         serving, chosen, cold = self._safe(self._serving(user_id), run, "rerank")
-        envelope = self._record("rerank", user_id, serving, [c.video_id for c in chosen])
+        envelope = self._record("rerank", user_id, serving, [c.video_id for c in chosen], options)
         return UserRecommendations(
             **envelope,
             user_id=user_id,

@@ -422,3 +422,56 @@ def test_starting_an_experiment_on_a_missing_model_is_422(
         response = client.post("/experiments/ghost/start", headers={"X-Admin-Token": "secret"})
     assert response.status_code == 422
     assert "variant 'b'" in response.json()["detail"]
+
+
+def test_event_to_effect_and_upload_to_recommendable_without_a_retrain(
+    client: TestClient, url: str
+) -> None:
+    """A completion posted to /events leaves the next feed and anchors it; a video published
+    in the catalogue reaches watch-next through the background refresh (no manual reload)."""
+    import time
+
+    from core.db.models import Exposure
+
+    before = client.get(
+        "/users/21/home", params={"k": 4, "device": "tv", "country": "FR", "hour": 20}
+    ).json()
+    top = before["rows"][0]["items"][0]["video_id"]
+    done = {
+        "event_id": "complete-21-top",
+        "type": "complete",
+        "user_id": 21,
+        "video_id": top,
+        "timestamp": datetime.now(UTC).isoformat(),
+        "recommendation_id": before["recommendation_id"],
+    }
+    started = time.monotonic()
+    assert client.post("/events", json={"events": [done]}).json()["accepted"] == 1
+    after = client.get("/users/21/home", params={"k": 4}).json()
+    assert time.monotonic() - started < 5
+    assert top not in {i for row in after["rows"] for i in _ids(row["items"])}
+    assert after["rows"][1]["anchor_video_id"] == top
+    client.app.state.exposures.flush()  # type: ignore[attr-defined]
+    with session_scope(url) as session:
+        exposure = session.get(Exposure, before["recommendation_id"])
+        assert exposure is not None and exposure.surface == "home"
+        assert exposure.context == {"device": "tv", "country": "FR", "hour": 20}
+    with session_scope(url) as session:
+        session.add(
+            Video(
+                id=NEW_UPLOAD,
+                channel_id=2,
+                title="Fresh comedy",
+                genres=["comedy"],
+                status=VideoStatus.READY,
+                visibility=Visibility.PUBLIC,
+                published_at=datetime.now(UTC),
+            )
+        )
+    published = time.monotonic()
+    while True:
+        watch = client.get(f"/videos/{COMEDY[1]}/watch-next", params={"k": 20}).json()
+        if NEW_UPLOAD in _ids(watch["items"]):
+            break
+        assert time.monotonic() - published < 30, "the new upload never became recommendable"
+        time.sleep(0.2)

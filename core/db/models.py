@@ -355,6 +355,7 @@ class Exposure(Base):
     model: Mapped[str] = mapped_column(String(128))
     items: Mapped[list[int]] = mapped_column(JSON)
     fallback: Mapped[bool] = mapped_column(default=False)
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     served_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -78,6 +78,7 @@ def upgrade() -> None:
         sa.Column("model", sa.String(length=128), nullable=False),
         sa.Column("items", sa.JSON(), nullable=False),
         sa.Column("fallback", sa.Boolean(), nullable=False),
+        sa.Column("context", sa.JSON(), nullable=True),
         sa.Column("served_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("recommendation_id"),
     )
