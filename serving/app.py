@@ -22,7 +22,7 @@ from serving.metrics import multiprocess_dir, prepare_multiprocess_dir
 from serving.middleware import RequestContextMiddleware
 from serving.model_watcher import ModelWatcher
 from serving.rate_limit import RateLimitMiddleware
-from serving.recommendation_service import RecommendationService
+from serving.recommendation_service import BadRequestError, RecommendationService
 from serving.recommender import ModelUnavailableError, RecommenderService
 from serving.request_options import BadOptionError
 from serving.routes import events, experiments, health, metrics, recommendations, search, videos
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(FilterError)
     @app.exception_handler(BadOptionError)
+    @app.exception_handler(BadRequestError)
     async def bad_option(_request: Request, exc: ReelRankError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": str(exc)})
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db.models import Follow, InteractionEvent
-from core.errors import NotFoundError
+from core.errors import NotFoundError, ReelRankError
 from core.types import EventType
 from serving import metrics
 from serving.catalogue_snapshot import Catalogue, CatalogueSnapshot
@@ -80,6 +80,10 @@ class Serving:
     assignment: Assignment | None
     fallback: bool = False
     problem: str | None = None
+
+
+class BadRequestError(ReelRankError):
+    """A request naming videos that cannot be served (answered with 422)."""
 
 
 class RecommendationService:
@@ -597,9 +601,18 @@ class RecommendationService:
         video_ids: Sequence[int],
         options: RequestOptions,
     ) -> UserRecommendations:
-        """The caller's ``video_ids`` ordered for ``user_id`` (all of them, none dropped)."""
+        """The caller's ``video_ids`` ordered for ``user_id`` (all of them, none dropped; ids
+        the models never saw, such as new uploads, after the rest in the caller's order).
+        Ids that are not servable catalogue videos are refused."""
         catalogue = self.catalogue.current()
         wanted = np.array(list(dict.fromkeys(video_ids)), dtype=np.int64)
+        missing = wanted[catalogue.table.rows(wanted) < 0]
+        if missing.size:
+            shown = ", ".join(map(str, missing[:10].tolist()))
+            more = f" and {missing.size - 10} more" if missing.size > 10 else ""
+            raise BadRequestError(
+                f"video ids not in the catalogue (or not public and ready): {shown}{more}"
+            )
 
         def run(serving: Serving) -> tuple[Serving, list[Candidate], bool]:
             if serving.model is None:
