@@ -9,15 +9,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from core import columns as c
 from core.db.models import InteractionEvent, utcnow
 from core.db.session import session_scope
 from core.settings import Settings
 from core.types import EventType
+from models.interactions import Interactions
+from models.pipeline import PipelineConfig, RecommendationPipeline
 from serving.app import create_app
+from serving.deps import get_recommender
 from serving.experiments import ExperimentRegistry
+from serving.recommender import RecommenderService
 
 TOKEN = "s3cret-token"
 ADMIN = {"X-Admin-Token": TOKEN}
@@ -45,10 +51,30 @@ def _settings(data_root: Path, database_url: str, token: str | None = TOKEN) -> 
     return Settings(data_root=data_root, database_url=database_url, admin_token=token)
 
 
+@pytest.fixture(scope="module")
+def pipeline() -> RecommendationPipeline:
+    """ALS and popularity (the sources the variants' weights name), fitted on a tiny log."""
+    rows = [(u, v) for u in range(1, 30) for v in range(1 + u % 5, 12, 2)]
+    events = pd.DataFrame(rows, columns=[c.USER_ID, c.VIDEO_ID])
+    events[c.EVENT_TYPE] = "play"
+    events[c.EVENT_TIMESTAMP] = pd.Timestamp("2024-01-01", tz="UTC")
+    return RecommendationPipeline.fit(
+        Interactions.from_events(events), config=PipelineConfig(sources=("als", "popularity"))
+    )
+
+
 @pytest.fixture
-def client(data_root: Path, database_url: str) -> Iterator[TestClient]:
-    """The app (no lifespan: the recommender is not needed) with an admin token."""
-    app = create_app(_settings(data_root, database_url))
+def client(
+    data_root: Path, database_url: str, pipeline: RecommendationPipeline
+) -> Iterator[TestClient]:
+    """The app (no lifespan) with an admin token, serving a pipeline as champion and as
+    challenger (starting an experiment checks that its variants' models load)."""
+    settings = _settings(data_root, database_url)
+    app = create_app(settings)
+    models = RecommenderService(settings)
+    models.swap(pipeline)
+    models.swap(pipeline, ref="challenger")
+    app.dependency_overrides[get_recommender] = lambda: models
     try:
         yield TestClient(app)
     finally:
