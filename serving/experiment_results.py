@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import ColumnElement, Row, case, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from core.db.models import Experiment, Exposure, InteractionEvent
+from core.db.models import Exposure, InteractionEvent
 from core.db.session import session_factory
 from core.types import EventType
 from serving.experiment_models import (
@@ -29,7 +29,7 @@ from serving.experiment_stats import (
     sample_ratio,
     z_value,
 )
-from serving.experiments import ExperimentNotFoundError
+from serving.experiments import load_experiment
 
 #: Event types whose ``watch_seconds`` add up to watch time.
 WATCH_EVENTS = (EventType.PROGRESS, EventType.COMPLETE)
@@ -107,13 +107,7 @@ def experiment_results(
     """Per variant: users, counts and metrics with intervals, each against control; and the
     sample-ratio check. 404 (``ExperimentNotFoundError``) for an unknown experiment."""
     with session_factory(database_url)() as session:
-        experiment = session.scalar(
-            select(Experiment)
-            .options(selectinload(Experiment.variants))
-            .where(Experiment.name == name)
-        )
-        if experiment is None:
-            raise ExperimentNotFoundError(f"no experiment named {name!r}")
+        experiment = load_experiment(session, name)
         totals = user_totals(session, name)
     z = z_value(confidence)
     empty = UserTotals.of([])

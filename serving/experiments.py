@@ -72,6 +72,16 @@ class _Running:
         )
 
 
+def load_experiment(session: Session, name: str) -> Experiment:
+    """The experiment ``name`` with its variants; ``ExperimentNotFoundError`` if none."""
+    experiment = session.scalar(
+        select(Experiment).options(selectinload(Experiment.variants)).where(Experiment.name == name)
+    )
+    if experiment is None:
+        raise ExperimentNotFoundError(f"no experiment named {name!r}")
+    return experiment
+
+
 class ExperimentRegistry:
     """Experiments stored in the catalogue at ``database_url``; at most one runs at a time.
 
@@ -219,14 +229,7 @@ class ExperimentRegistry:
 
     @staticmethod
     def _load(session: Session, name: str) -> Experiment:
-        experiment = session.scalar(
-            select(Experiment)
-            .options(selectinload(Experiment.variants))
-            .where(Experiment.name == name)
-        )
-        if experiment is None:
-            raise ExperimentNotFoundError(f"no experiment named {name!r}")
-        return experiment
+        return load_experiment(session, name)
 
     @staticmethod
     def _running_experiment(session: Session) -> Experiment | None:

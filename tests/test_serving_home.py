@@ -129,6 +129,19 @@ def _ids(items: list[dict[str, Any]]) -> list[int]:
     return [item["video_id"] for item in items]
 
 
+def _new_upload() -> Video:
+    """A comedy on channel 2 published now, after the models were trained."""
+    return Video(
+        id=NEW_UPLOAD,
+        channel_id=2,
+        title="Fresh comedy",
+        genres=["comedy"],
+        status=VideoStatus.READY,
+        visibility=Visibility.PUBLIC,
+        published_at=datetime.now(UTC),
+    )
+
+
 def _complete(url: str, user: int, video: int) -> None:
     with session_scope(url) as session:
         session.add(
@@ -182,17 +195,7 @@ def test_followed_channel_row_and_a_new_upload_is_recommendable(
 ) -> None:
     with session_scope(url) as session:
         session.add(Follow(user_id=21, channel_id=2))
-        session.add(
-            Video(
-                id=NEW_UPLOAD,
-                channel_id=2,
-                title="Fresh comedy",
-                genres=["comedy"],
-                status=VideoStatus.READY,
-                visibility=Visibility.PUBLIC,
-                published_at=datetime.now(UTC),
-            )
-        )
+        session.add(_new_upload())
     client.app.state.catalogue.refresh()  # type: ignore[attr-defined]
     home = client.get("/users/21/home", params={"k": 5}).json()
     rows = {r["kind"]: _ids(r["items"]) for r in home["rows"]}
@@ -465,17 +468,7 @@ def test_event_to_effect_and_upload_to_recommendable_without_a_retrain(
         assert exposure is not None and exposure.surface == "home"
         assert exposure.context == {"device": "tv", "country": "FR", "hour": 20}
     with session_scope(url) as session:
-        session.add(
-            Video(
-                id=NEW_UPLOAD,
-                channel_id=2,
-                title="Fresh comedy",
-                genres=["comedy"],
-                status=VideoStatus.READY,
-                visibility=Visibility.PUBLIC,
-                published_at=datetime.now(UTC),
-            )
-        )
+        session.add(_new_upload())
     published = time.monotonic()
     while True:
         watch = client.get(f"/videos/{COMEDY[1]}/watch-next", params={"k": 20}).json()
