@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
+from sqlalchemy.orm import Session
 
 from serving import metrics
 from serving.deps import EventSinkDep, FeaturePusherDep, SessionDep, SettingsDep
 from serving.event_models import EventBatch, EventsAccepted
-from serving.event_refs import unknown_references
+from serving.event_refs import UnknownReferencesError, unknown_references
+from serving.event_sink import DatabaseSink, EventSink, SinkResult
 
 router = APIRouter(tags=["events"])
 
@@ -37,11 +39,22 @@ def post_events(
             413,
             f"a batch holds at most {settings.max_event_batch} events; got {len(batch.events)}",
         )
-    problem = unknown_references(session, batch.events)
-    session.close()
-    if problem:
-        raise HTTPException(422, problem)
-    result = sink.write(batch.events)
+    try:
+        result = _write_known(batch, session, sink)
+    except UnknownReferencesError as exc:
+        raise HTTPException(422, str(exc)) from exc
     pusher.submit({event.user_id for event in batch.events})
     metrics.observe_events(result.accepted, result.duplicates)
     return EventsAccepted(accepted=result.accepted, duplicates=result.duplicates)
+
+
+def _write_known(batch: EventBatch, session: Session, sink: EventSink) -> SinkResult:
+    """Check the batch's users and videos and write it: in the write's own transaction when the
+    sink is the catalogue database, else through ``session`` first."""
+    if isinstance(sink, DatabaseSink):
+        return sink.write_known(batch.events)
+    problem = unknown_references(session, batch.events)
+    session.close()
+    if problem:
+        raise UnknownReferencesError(problem)
+    return sink.write(batch.events)
