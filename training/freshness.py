@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
 from collections import Counter
@@ -198,7 +199,9 @@ def _upload(database_url: str, data_root: Path, user_id: int) -> _Upload:
     return _Upload(video_id, int(similar), added_follow, int(channel_id))
 
 
-def _remove(database_url: str, user_id: int, upload: _Upload) -> None:
+def _remove(database_url: str, data_root: Path, user_id: int, upload: _Upload) -> None:
+    """Delete the uploaded video, its rendition folder and a follow the probe added."""
+    shutil.rmtree(data_root / "media" / "hls" / str(upload.video_id), ignore_errors=True)
     with session_scope(database_url) as session:
         video = session.get(Video, upload.video_id)
         if video is not None:
@@ -246,7 +249,7 @@ def upload_to_recommendable(
     except httpx.HTTPError as exc:
         return Probe(None, f"while polling: {_failure(exc)}")
     finally:
-        _remove(database_url, user_id, upload)
+        _remove(database_url, data_root, user_id, upload)
     if waited is None:
         return Probe(
             None,

@@ -4,12 +4,13 @@
 The spec names the base URL, the endpoints (name, method, path template, body builder), the
 user and video ids to draw from, and the phases. For each endpoint in turn:
 
-- closed loop: ``concurrency`` workers share one ``httpx.AsyncClient`` (a pool of as many
-  connections) and each sends its next request when the last one answered, for ``seconds``
-  after a short unrecorded warm-up; the throughput ceiling.
+- closed loop: ``concurrency`` workers share one ``httpx.AsyncClient`` (a pool of that many
+  connections, at least 64) and each sends its next request when the last one answered, for
+  ``seconds`` after a short unrecorded warm-up; the throughput ceiling.
 - fixed rate: requests are due every ``1 / rate`` s whatever the server does (open loop), each
   sent as its own task; latency runs from the time it was due, not the time it went out, so a
-  stalled server is charged for the queue it causes (no coordinated omission).
+  stalled server is charged for the queue it causes (no coordinated omission). A request
+  that could not even be sent within ``timeout_s`` of its due time is an error (``not_sent``).
 
 Every non-2xx answer and every transport error counts as an error. ``rps`` is 2xx answers per
 second; latencies are of the 2xx answers. Event batches carry fresh unique ``event_id``\\ s,
@@ -215,9 +216,24 @@ class Tally:
 
 
 async def _send(
-    client: httpx.AsyncClient, maker: RequestMaker, endpoint: Endpoint, tally: Tally, due: float
+    client: httpx.AsyncClient,
+    maker: RequestMaker,
+    endpoint: Endpoint,
+    tally: Tally,
+    due: float,
+    gate: asyncio.Semaphore | None = None,
+    give_up_s: float | None = None,
 ) -> None:
-    """One request; its latency counts from ``due``."""
+    """One request; its latency counts from ``due``. With a ``gate``, wait for one of its
+    slots first, and count the request as an error (``not_sent``) instead of sending it when
+    ``give_up_s`` have passed since it was due."""
+    if gate is not None:
+        async with gate:
+            if give_up_s is not None and time.perf_counter() - due > give_up_s:
+                tally.add(due, None, "not_sent")
+                return
+            await _send(client, maker, endpoint, tally, due)
+        return
     path, body = maker.request(endpoint)
     try:
         response = await client.request(endpoint.method, path, json=body)
@@ -250,8 +266,11 @@ async def fixed_rate(
     client: httpx.AsyncClient, maker: RequestMaker, endpoint: Endpoint, spec: LoadSpec
 ) -> Tally:
     """A request due every ``1 / rate`` s for ``spec.seconds`` (the endpoint's rate, else the
-    spec's), each timed from when it was due."""
+    spec's), each timed from when it was due. Requests wait for one of the pool's slots
+    in a FIFO (cheaper than queueing thousands inside the client's pool); one still waiting
+    ``spec.timeout_s`` after it was due is an error, not sent."""
     rate = endpoint.rate or spec.rate
+    gate = asyncio.Semaphore(connections(spec))
     tally = Tally()
     total = int(spec.seconds * rate)
     tasks: set[asyncio.Task[None]] = set()
@@ -261,13 +280,18 @@ async def fixed_rate(
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        task = asyncio.create_task(_send(client, maker, endpoint, tally, due))
+        task = asyncio.create_task(_send(client, maker, endpoint, tally, due, gate, spec.timeout_s))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     if tasks:
         await asyncio.gather(*tasks)
     tally.elapsed_s = max(time.perf_counter() - start, spec.seconds)
     return tally
+
+
+def connections(spec: LoadSpec) -> int:
+    """Size of the client's connection pool: the closed loop's concurrency, at least 64."""
+    return max(spec.concurrency, 64)
 
 
 async def run_load(spec: LoadSpec) -> dict[str, Any]:
@@ -279,8 +303,8 @@ async def run_load(spec: LoadSpec) -> dict[str, Any]:
         np.random.default_rng(spec.seed),
     )
     runners = {"closed_loop": closed_loop, "fixed_rate": fixed_rate}
-    connections = max(spec.concurrency, 64)
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    pool = connections(spec)
+    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
     result: dict[str, Any] = {phase: {} for phase in spec.phases}
     event_ids: dict[str, list[str]] = {phase: [] for phase in spec.phases}
     async with httpx.AsyncClient(
