@@ -27,8 +27,9 @@ ENDPOINTS = (
 
 
 @pytest.fixture
-def tiny_app(sqlite_url: str) -> Iterator[str]:
-    """``tests.serve_bench_app`` served by uvicorn on a free loopback port; its base URL."""
+def tiny_app(sqlite_url: str) -> Iterator[tuple[str, int]]:
+    """``tests.serve_bench_app`` served by uvicorn on a free loopback port; its base URL and
+    process id."""
     port = free_port()
     env = os.environ | {"SERVE_BENCH_TEST_DB": sqlite_url, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
@@ -47,17 +48,18 @@ def tiny_app(sqlite_url: str) -> Iterator[str]:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        yield base_url
+        yield base_url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=20)
 
 
 def test_load_counts_answers_errors_and_stored_events(
-    tiny_app: str, sqlite_url: str, tmp_path: Path
+    tiny_app: tuple[str, int], sqlite_url: str, tmp_path: Path
 ) -> None:
+    base_url, pid = tiny_app
     spec = LoadSpec(
-        base_url=tiny_app,
+        base_url=base_url,
         endpoints=ENDPOINTS,
         user_ids=tuple(range(1, 51)),
         video_ids=tuple(range(1, 201)),
@@ -65,6 +67,7 @@ def test_load_counts_answers_errors_and_stored_events(
         concurrency=4,
         rate=20.0,
         warmup_s=0.2,
+        server_pid=pid,
     )
     load = run_load_process(spec, tmp_path)
 
@@ -78,6 +81,7 @@ def test_load_counts_answers_errors_and_stored_events(
         assert missing["p50_ms"] is None
         assert load[phase]["rerank"]["errors"] == 0
     assert load["fixed_rate"]["home_recs"]["requests"] == 20
+    assert load["closed_loop"]["rerank"]["server_cpu_ms_per_request"] > 0
 
     sent = [i for ids in load["sent_event_ids"].values() for i in ids]
     assert len(sent) == len(set(sent)) > 0
@@ -96,15 +100,17 @@ def test_load_counts_answers_errors_and_stored_events(
     assert result["fixed_rate"]["home_recs"]["rate"] == 20.0
 
 
-def test_event_to_effect_sees_the_completed_item_leave_the_feed(tiny_app: str) -> None:
-    with httpx.Client(base_url=tiny_app, timeout=10) as client:
+def test_event_to_effect_sees_the_completed_item_leave_the_feed(
+    tiny_app: tuple[str, int],
+) -> None:
+    with httpx.Client(base_url=tiny_app[0], timeout=10) as client:
         probe = event_to_effect(client, user_id=7, timeout_s=10)
     assert probe.seconds is not None, probe.note
     assert "video 1" in probe.note
 
 
-def test_event_to_effect_reports_a_missing_route(tiny_app: str) -> None:
-    with httpx.Client(base_url=tiny_app, timeout=10) as client:
+def test_event_to_effect_reports_a_missing_route(tiny_app: tuple[str, int]) -> None:
+    with httpx.Client(base_url=tiny_app[0], timeout=10) as client:
         probe = event_to_effect(client, user_id=7, home_path="/nowhere/{user_id}", timeout_s=1)
     assert probe.seconds is None
     assert probe.note == "GET /nowhere/7 answered 404"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import sys
 import time
 import uuid
@@ -104,6 +105,8 @@ class LoadSpec:
     phases: tuple[str, ...] = PHASES
     seed: int = 0
     timeout_s: float = 30.0
+    #: The server's process; its CPU time (and its children's) is read around each phase.
+    server_pid: int | None = None
 
     def to_json(self) -> str:
         """The spec as JSON (``from_json`` reads it back)."""
@@ -185,6 +188,34 @@ BODIES: dict[str, Callable[[RequestMaker], dict[str, Any]]] = {
 }
 
 
+def process_tree_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) used so far by ``pid`` and its live descendants, from
+    ``/proc``; None where that cannot be read (not Linux, the process gone)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = entry.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        # fields[1] is the parent pid; fields[11], fields[12] are utime, stime (in ticks).
+        stats[int(entry.parent.name)] = (
+            int(fields[1]),
+            (int(fields[11]) + int(fields[12])) / ticks,
+        )
+    if pid not in stats:
+        return None
+    tree, total, frontier = {pid}, 0.0, [pid]
+    while frontier:
+        current = frontier.pop()
+        total += stats[current][1]
+        children = [p for p, (parent, _) in stats.items() if parent == current and p not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return total
+
+
 @dataclass
 class Tally:
     """Latencies of 2xx answers and counts of errors by kind, over one phase of one endpoint."""
@@ -192,6 +223,8 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     elapsed_s: float = 0.0
+    client_cpu_s: float | None = None
+    server_cpu_s: float | None = None
 
     def add(self, started: float, status: int | None, error: str | None = None) -> None:
         if status is not None and 200 <= status < 300:
@@ -200,10 +233,16 @@ class Tally:
             self.errors[error or f"http_{status}"] += 1
 
     def summary(self) -> dict[str, Any]:
-        """``rps`` (2xx per second), ``p50_ms``/``p99_ms`` (None without a 2xx), ``errors``."""
+        """``rps`` (2xx per second), ``p50_ms``/``p99_ms`` (None without a 2xx), ``errors``,
+        and the CPU the client and server spent per request (warm-up included)."""
         ms = np.asarray(self.latencies) * 1000
         ok = len(self.latencies)
         errors = sum(self.errors.values())
+        requests = ok + errors
+
+        def per_request(seconds: float | None) -> float | None:
+            return round(seconds * 1000 / requests, 3) if seconds and requests else None
+
         return {
             "rps": round(ok / self.elapsed_s, 1) if self.elapsed_s else 0.0,
             "p50_ms": round(float(np.percentile(ms, 50)), 2) if ok else None,
@@ -212,6 +251,8 @@ class Tally:
             "requests": ok + errors,
             "error_kinds": dict(self.errors),
             "seconds": round(self.elapsed_s, 2),
+            "client_cpu_ms_per_request": per_request(self.client_cpu_s),
+            "server_cpu_ms_per_request": per_request(self.server_cpu_s),
         }
 
 
@@ -313,7 +354,13 @@ async def run_load(spec: LoadSpec) -> dict[str, Any]:
         for phase in spec.phases:
             for endpoint in spec.endpoints:
                 maker.sent_event_ids = []
+                client_cpu = time.process_time()
+                server_cpu = process_tree_cpu_s(spec.server_pid) if spec.server_pid else None
                 tally = await runners[phase](client, maker, endpoint, spec)
+                tally.client_cpu_s = time.process_time() - client_cpu
+                if server_cpu is not None and spec.server_pid:
+                    after = process_tree_cpu_s(spec.server_pid)
+                    tally.server_cpu_s = after - server_cpu if after is not None else None
                 result[phase][endpoint.name] = tally.summary()
                 event_ids[phase].extend(maker.sent_event_ids)
                 print(f"{phase} {endpoint.name}: {json.dumps(tally.summary())}", flush=True)

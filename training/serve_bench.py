@@ -82,8 +82,9 @@ def service_environment(world: BenchWorld) -> dict[str, str]:
 @contextmanager
 def running_service(
     world: BenchWorld, port: int, workers: int, say: Callable[[str], None] = print
-) -> Iterator[str]:
-    """``reelrank serve`` on ``127.0.0.1:port`` for the world, once ready; its base URL.
+) -> Iterator[tuple[str, int]]:
+    """``reelrank serve`` on ``127.0.0.1:port`` for the world, once ready; its base URL and
+    process id.
 
     Its output goes to ``serve.log`` in the world's root; it is stopped on the way out.
     """
@@ -100,7 +101,7 @@ def running_service(
             started = time.perf_counter()
             wait_ready(base_url, process, log_path, say)
             say(f"service ready on {base_url} after {time.perf_counter() - started:.1f} s")
-            yield base_url
+            yield base_url, process.pid
         finally:
             process.terminate()
             try:
@@ -266,26 +267,27 @@ def probe_freshness(
 
 
 def describe(result: dict[str, Any]) -> str:
-    """The figures as a few human-readable lines."""
+    """The figures as a few human-readable lines (``cpu ms``: the server's CPU per request in
+    the closed loop)."""
     config = result["config"]
     lines = [
         f"serve benchmark: {config['users']} users x {config['videos']} videos, "
         f"{config['workers']} worker(s), {config['concurrency']} connections, "
         f"{config['seconds']} s per phase, {config['cores']} cores",
-        f"{'endpoint':<12} {'rps':>8} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7}"
+        f"{'endpoint':<12} {'rps':>8} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7} {'cpu ms':>7}"
         f"   fixed: {'rate':>6} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7}",
     ]
     names = list(result["endpoints"]) + [
         name for name in result["fixed_rate"] if name not in result["endpoints"]
     ]
     for name in names:
-        closed = result["endpoints"].get(name) or result["requests"]["closed_loop"].get(name)
+        closed = result["requests"]["closed_loop"].get(name)
         fixed = result["fixed_rate"].get(name)
         left = (
             f"{closed['rps']:>8} {closed['p50_ms']!s:>9} {closed['p99_ms']!s:>9} "
-            f"{closed['errors']:>7}"
+            f"{closed['errors']:>7} {closed.get('server_cpu_ms_per_request')!s:>7}"
             if closed
-            else " " * 36
+            else " " * 44
         )
         right = (
             f"   fixed: {fixed['rate']:>6} {fixed['p50_ms']!s:>9} {fixed['p99_ms']!s:>9} "
@@ -345,7 +347,7 @@ def bench_serve(
         "endpoints": {e.name: f"{e.method} {e.path}" for e in config.endpoints},
     } | ({"note": note} if note else {})
     with (
-        running_service(world, free_port(), workers, say) as base_url,
+        running_service(world, free_port(), workers, say) as (base_url, server_pid),
         tempfile.TemporaryDirectory(prefix="reelrank-load-") as tmp,
     ):
         spec = LoadSpec(
@@ -357,6 +359,7 @@ def bench_serve(
             concurrency=config.concurrency,
             rate=config.rate,
             seed=config.seed,
+            server_pid=server_pid,
         )
         say(
             f"load: {len(config.endpoints)} endpoint(s), closed loop then {config.rate:g} rps, "
