@@ -225,6 +225,8 @@ class Tally:
     elapsed_s: float = 0.0
     client_cpu_s: float | None = None
     server_cpu_s: float | None = None
+    #: Requests answered during the warm-up (counted in the CPU per request only).
+    warmup_requests: int = 0
 
     def add(self, started: float, status: int | None, error: str | None = None) -> None:
         if status is not None and 200 <= status < 300:
@@ -234,14 +236,14 @@ class Tally:
 
     def summary(self) -> dict[str, Any]:
         """``rps`` (2xx per second), ``p50_ms``/``p99_ms`` (None without a 2xx), ``errors``,
-        and the CPU the client and server spent per request (warm-up included)."""
+        and the CPU the client and server spent per request sent (warm-up included)."""
         ms = np.asarray(self.latencies) * 1000
         ok = len(self.latencies)
         errors = sum(self.errors.values())
-        requests = ok + errors
+        sent = ok + errors - self.errors["not_sent"] + self.warmup_requests
 
         def per_request(seconds: float | None) -> float | None:
-            return round(seconds * 1000 / requests, 3) if seconds and requests else None
+            return round(seconds * 1000 / sent, 3) if seconds and sent else None
 
         return {
             "rps": round(ok / self.elapsed_s, 1) if self.elapsed_s else 0.0,
@@ -300,6 +302,7 @@ async def closed_loop(
 
     await asyncio.gather(*(worker() for _ in range(spec.concurrency)))
     tally.elapsed_s = time.perf_counter() - recording
+    tally.warmup_requests = len(warm.latencies) + sum(warm.errors.values())
     return tally
 
 
