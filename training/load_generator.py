@@ -41,7 +41,10 @@ EVENT_TYPES: tuple[str, ...] = ("impression", "click", "play", "progress", "comp
 #: Items in a rerank request and events in an event batch.
 RERANK_ITEMS = 100
 EVENT_BATCH = 100
-#: Path template fields: ``{user_id}`` and ``{video_id}`` are drawn per request.
+#: Idle connections are dropped by the client after this long, before uvicorn's 5 s keep-alive
+#: timeout can close one under a request being sent on it (a ReadError that is no server fault).
+KEEPALIVE_S = 2.0
+#: The phases, in the order they run.
 PHASES: tuple[str, ...] = ("closed_loop", "fixed_rate")
 
 
@@ -348,7 +351,9 @@ async def run_load(spec: LoadSpec) -> dict[str, Any]:
     )
     runners = {"closed_loop": closed_loop, "fixed_rate": fixed_rate}
     pool = connections(spec)
-    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+    limits = httpx.Limits(
+        max_connections=pool, max_keepalive_connections=pool, keepalive_expiry=KEEPALIVE_S
+    )
     result: dict[str, Any] = {phase: {} for phase in spec.phases}
     event_ids: dict[str, list[str]] = {phase: [] for phase in spec.phases}
     async with httpx.AsyncClient(
