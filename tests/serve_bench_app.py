@@ -2,7 +2,8 @@
 
 Event batches are stored in the SQLite catalogue named by ``SERVE_BENCH_TEST_DB``; the home
 feed lists videos 1-5 minus those the user completed (so the event-to-effect probe sees an
-effect); rerank echoes the ids; nothing else exists (a 404).
+effect), then the newest ready video of the ``bench`` source (so the upload probe sees one);
+rerank echoes the ids; nothing else exists (a 404).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import create_engine, insert, select
 
-from core.db.models import InteractionEvent
-from core.types import EventType
+from core.db.models import InteractionEvent, Video
+from core.types import EventType, VideoStatus
 
 app = FastAPI()
 _engine = create_engine(os.environ.get("SERVE_BENCH_TEST_DB", "sqlite://"))
@@ -32,7 +33,14 @@ async def home(user_id: int) -> dict[str, Any]:
                 )
             )
         )
+        uploaded = conn.scalar(
+            select(Video.id)
+            .where(Video.source == "bench", Video.status == VideoStatus.READY)
+            .order_by(Video.id.desc())
+            .limit(1)
+        )
     items = [{"video_id": v} for v in range(1, 6) if v not in done]
+    items += [{"video_id": uploaded}] if uploaded is not None else []
     return {"user_id": user_id, "rows": [{"kind": "for_you", "items": items}]}
 
 

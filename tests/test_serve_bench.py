@@ -14,7 +14,12 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT
-from training.freshness import event_to_effect, listed_video_ids
+from training.freshness import (
+    event_to_effect,
+    listed_video_ids,
+    upload_to_recommendable,
+    warm_user,
+)
 from training.load_generator import Endpoint, LoadSpec, parse_endpoint
 from training.serve_bench import assemble, free_port, run_load_process, stored_events
 
@@ -114,6 +119,30 @@ def test_event_to_effect_reports_a_missing_route(tiny_app: tuple[str, int]) -> N
         probe = event_to_effect(client, user_id=7, home_path="/nowhere/{user_id}", timeout_s=1)
     assert probe.seconds is None
     assert probe.note == "GET /nowhere/7 answered 404"
+
+
+def test_upload_to_recommendable_sees_the_new_video_and_cleans_up(
+    tiny_app: tuple[str, int], sqlite_url: str, tmp_path: Path
+) -> None:
+    from sqlalchemy import func, select
+
+    from core.db.models import Follow, Video
+    from core.db.session import session_scope
+    from training.datasets.synth import SynthConfig
+    from training.datasets.synth_writer import synthesize
+
+    synthesize(SynthConfig(users=40, videos=30, seed=3), sqlite_url, tmp_path / "events.parquet")
+    user = warm_user(sqlite_url)
+    with session_scope(sqlite_url) as session:
+        videos_before = session.scalar(select(func.count()).select_from(Video))
+    with httpx.Client(base_url=tiny_app[0], timeout=10) as client:
+        probe = upload_to_recommendable(client, sqlite_url, tmp_path, user, timeout_s=10)
+    assert probe.seconds is not None, probe.note
+    assert probe.note.endswith("listed in home")
+    with session_scope(sqlite_url) as session:
+        assert session.scalar(select(func.count()).select_from(Video)) == videos_before
+        assert session.scalar(select(func.count()).select_from(Follow)) == 0
+    assert not list((tmp_path / "media" / "hls").iterdir())
 
 
 def test_listed_video_ids_reads_items_and_rows() -> None:
