@@ -350,6 +350,62 @@ def bench_features_cmd(
     bench_features(json_path, candidates=candidates, requests=requests, redis_url=redis_url)
 
 
+@bench_app.command("serve")
+def bench_serve_cmd(
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+    data_root: Annotated[
+        Path | None,
+        typer.Option(help="Folder of the benchmark world; default: a new one under the data root."),
+    ] = None,
+    reuse: Annotated[
+        bool, typer.Option(help="Reuse (or finish) the world already in --data-root.")
+    ] = False,
+    users: Annotated[int, typer.Option(min=10, help="Synthetic viewers.")] = 100_000,
+    videos: Annotated[int, typer.Option(min=10, help="Synthetic videos.")] = 10_000,
+    workers: Annotated[int, typer.Option(min=1, help="Server worker processes.")] = 1,
+    concurrency: Annotated[int, typer.Option(min=1, help="Closed-loop connections.")] = 32,
+    seconds: Annotated[float, typer.Option(min=1, help="Seconds of each phase.")] = 20.0,
+    rate: Annotated[float, typer.Option(min=1, help="Fixed-rate phase, requests/s.")] = 500.0,
+    endpoint: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Route to load instead of the defaults (repeatable): 'NAME=METHOD PATH "
+            "[BODY] [rate=N]', PATH a template over {user_id} and {video_id}, BODY rerank or "
+            "events, N the fixed rate if not --rate; "
+            "e.g. 'home_recs=GET /users/{user_id}/recommendations'.",
+        ),
+    ] = None,
+    freshness: Annotated[bool, typer.Option(help="Run the freshness probes.")] = True,
+) -> None:
+    """Serve a synthetic world on loopback and load it from another process: throughput,
+    latency, events stored, freshness."""
+    import tempfile
+
+    from training.load_generator import DEFAULT_ENDPOINTS, parse_endpoint
+    from training.serve_bench import ServeBenchConfig, bench_serve
+
+    settings = _settings()
+    try:
+        endpoints = tuple(parse_endpoint(text) for text in endpoint or ()) or DEFAULT_ENDPOINTS
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--endpoint") from exc
+    if data_root is None:
+        settings.paths.ensure()
+        data_root = Path(tempfile.mkdtemp(prefix="bench-serve-", dir=settings.paths.root))
+    typer.echo(f"benchmark world: {data_root}")
+    config = ServeBenchConfig(
+        users=users,
+        videos=videos,
+        workers=workers,
+        concurrency=concurrency,
+        seconds=seconds,
+        rate=rate,
+        endpoints=endpoints,
+        freshness=freshness,
+    )
+    bench_serve(data_root, config, json_path, reuse=reuse, say=typer.echo)
+
+
 @media_app.command("ingest")
 def media_ingest_cmd(
     file: Annotated[Path, typer.Argument(help="The video file to upload.")],
