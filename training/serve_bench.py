@@ -61,14 +61,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve_supports_workers() -> bool:
-    """Whether this tree's ``reelrank serve`` takes ``--workers``."""
-    shown = subprocess.run(
-        [*SERVE_COMMAND, "--help"], capture_output=True, text=True, timeout=120, check=False
-    )
-    return "--workers" in shown.stdout
-
-
 def service_environment(world: BenchWorld) -> dict[str, str]:
     """This process's environment with every ReelRank and MLflow location set to the world's."""
     env = {
@@ -323,11 +315,6 @@ def bench_serve(
     world = prepare_world(data_root, config.users, config.videos, config.seed, reuse=reuse, say=say)
     prepared_s = time.perf_counter() - started
     workers = config.workers
-    note = None
-    if workers > 1 and not serve_supports_workers():
-        note = f"this tree's `reelrank serve` has no --workers; ran 1 worker, not {workers}"
-        say(note)
-        workers = 1
     url = world.settings.resolved_database_url
     user_ids, video_ids = world_ids(url)
     spec_config = {
@@ -345,7 +332,7 @@ def bench_serve(
         "world_reused": world.reused,
         "prepare_s": round(prepared_s, 1),
         "endpoints": {e.name: f"{e.method} {e.path}" for e in config.endpoints},
-    } | ({"note": note} if note else {})
+    }
     with (
         running_service(world, free_port(), workers, say) as (base_url, server_pid),
         tempfile.TemporaryDirectory(prefix="reelrank-load-") as tmp,
