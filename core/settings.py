@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         "database", description="Where accepted events are made durable first."
     )
     max_event_batch: int = Field(500, ge=1, le=10_000, description="Most events per batch.")
+    request_threads: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Threads running blocking request handlers per worker process (fewer "
+        "threads contend less for the interpreter lock on CPU-bound requests).",
+    )
 
     @property
     def paths(self) -> DataPaths:

@@ -6,9 +6,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from core.errors import NotFoundError, ReelRankError
 from core.logging import setup_logging
@@ -36,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         app.state.recommender.try_load()
         ingest = EventIngest.start(settings)
         app.state.event_sink, app.state.feature_pusher = ingest.sink, ingest.pusher
@@ -80,6 +83,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(ExperimentConflictError)
     async def conflict(_request: Request, exc: ExperimentConflictError) -> JSONResponse:
         return JSONResponse(status_code=409, content={"detail": str(exc)})
+
+    @app.exception_handler(OperationalError)
+    async def database_busy(_request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", str(exc.orig).splitlines()[0])
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "the database is busy or unreachable; retry shortly"},
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(ReelRankError)
     async def bad_request(_request: Request, exc: ReelRankError) -> JSONResponse:

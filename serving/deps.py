@@ -33,12 +33,12 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_recommender(request: Request) -> RecommenderService:
+async def get_recommender(request: Request) -> RecommenderService:
     """The recommender loaded at start-up (or on first use)."""
     return request.app.state.recommender
 
 
-def get_recommendations(
+async def get_recommendations(
     request: Request, recommender: Annotated[RecommenderService, Depends(get_recommender)]
 ) -> RecommendationService:
     """The recommendation service (models, catalogue snapshot, experiments, exposures),

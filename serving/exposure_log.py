@@ -26,6 +26,10 @@ FLUSH_INTERVAL_S = 0.2
 MAX_PENDING = 100_000
 
 
+#: Longest wait between two write attempts while the database refuses them.
+MAX_BACKOFF_S = 30.0
+
+
 @dataclass(frozen=True)
 class ExposureRecord:
     """One served list, as it will be stored in ``exposures``."""
@@ -134,11 +138,22 @@ class ExposureLog:
                 self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        wait = self.interval_s
+        while not self._stop.wait(wait):
             try:
                 self.flush()
-            except Exception:
-                log.exception("exposure write failed; %d pending, retrying", len(self._pending))
+            except Exception as exc:  # keep the rows; back off so a broken database costs little
+                wait = min(wait * 2, MAX_BACKOFF_S)
+                first = str(exc).splitlines()[0][:300]
+                log.error(
+                    "exposure write failed (%s: %s); %d pending, retrying in %.1f s",
+                    type(exc).__name__,
+                    first,
+                    len(self._pending),
+                    wait,
+                )
+            else:
+                wait = self.interval_s
 
     def _write(self) -> int:
         """Move the queue into ``pending`` and insert it in one statement (caller holds the

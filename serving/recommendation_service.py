@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
 
 from core.db.models import Follow, InteractionEvent
+from core.db.session import get_engine
 from core.errors import NotFoundError, ReelRankError
 from core.types import EventType
 from serving import metrics
@@ -48,6 +48,17 @@ NARROW_DEPTH = 200
 #: Days a followed channel's upload counts as new.
 NEW_DAYS = 30
 _SECONDS_PER_DAY = 86_400.0
+#: The viewer's recent consumption and followed channels: built once, compiled once.
+_HISTORY = (
+    select(InteractionEvent.video_id, InteractionEvent.event_type)
+    .where(
+        InteractionEvent.user_id == bindparam("user_id"),
+        InteractionEvent.event_type.in_(CONSUMED),
+    )
+    .order_by(InteractionEvent.event_timestamp.desc())
+    .limit(HISTORY_DEPTH)
+)
+_FOLLOWED = select(Follow.channel_id).where(Follow.user_id == bindparam("user_id"))
 
 
 @dataclass
@@ -70,6 +81,7 @@ class Viewer:
     history: list[int] = field(default_factory=list)
     completed: set[int] = field(default_factory=set)
     consumed: set[int] = field(default_factory=set)
+    followed: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -122,20 +134,22 @@ class RecommendationService:
         return Serving(model, assignment)
 
     # -- the viewer -----------------------------------------------------------------------------
-    @staticmethod
-    def viewer(session: Session, user_id: int | None) -> Viewer:
-        """The viewer's recent consumption, newest first (completions apart)."""
+    def viewer(self, user_id: int | None, followed: bool = False) -> Viewer:
+        """The viewer's recent consumption, newest first (completions apart), and the
+        channels they follow when asked; read on one pooled connection, released at once so a
+        request never holds a database connection while it computes."""
         if user_id is None:
             return Viewer(None)
-        rows = session.execute(
-            select(InteractionEvent.video_id, InteractionEvent.event_type)
-            .where(InteractionEvent.user_id == user_id, InteractionEvent.event_type.in_(CONSUMED))
-            .order_by(InteractionEvent.event_timestamp.desc())
-            .limit(HISTORY_DEPTH)
-        ).all()
+        with get_engine(self.catalogue.database_url).connect() as connection:
+            rows = connection.execute(_HISTORY, {"user_id": user_id}).all()
+            channels = (
+                {int(c) for (c,) in connection.execute(_FOLLOWED, {"user_id": user_id})}
+                if followed
+                else set()
+            )
         history = list(dict.fromkeys(int(v) for v, _ in rows))
         completed = {int(v) for v, t in rows if t is EventType.COMPLETE}
-        return Viewer(user_id, history, completed, set(history))
+        return Viewer(user_id, history, completed, set(history), channels)
 
     # -- shared steps ---------------------------------------------------------------------------
     def _allowed(
@@ -317,12 +331,10 @@ class RecommendationService:
             log.exception("%s failed with %s: serving the trending fallback", what, exc)
             return work(Serving(None, serving.assignment, True, str(exc)))
 
-    def user_list(
-        self, session: Session, user_id: int, options: RequestOptions
-    ) -> UserRecommendations:
+    def user_list(self, user_id: int, options: RequestOptions) -> UserRecommendations:
         """Top-k videos for a user."""
         catalogue = self.catalogue.current()
-        viewer = self.viewer(session, user_id)
+        viewer = self.viewer(user_id)
 
         def run(serving: Serving) -> tuple[Serving, list[Candidate], bool]:
             ranked, cold = self._personal(serving, viewer, catalogue, options)
@@ -357,11 +369,11 @@ class RecommendationService:
             chosen += [c for c in extra if c.video_id not in have][: options.k - len(chosen)]
         return chosen
 
-    def home(self, session: Session, user_id: int, options: RequestOptions) -> HomeFeed:
+    def home(self, user_id: int, options: RequestOptions) -> HomeFeed:
         """Rows: for you; because you watched X; new from followed channels; trending."""
         catalogue = self.catalogue.current()
-        viewer = self.viewer(session, user_id)
-        followed = set(session.scalars(select(Follow.channel_id).where(Follow.user_id == user_id)))
+        viewer = self.viewer(user_id, followed=True)
+        followed = viewer.followed
 
         def run(serving: Serving) -> tuple[Serving, list[HomeRow], bool]:
             shown: set[int] = set()
@@ -494,7 +506,6 @@ class RecommendationService:
 
     def _video_list(
         self,
-        session: Session,
         surface: str,
         video_id: int,
         user_id: int | None,
@@ -505,7 +516,7 @@ class RecommendationService:
         catalogue = self.catalogue.current()
         if catalogue.table.rows(np.array([video_id], dtype=np.int64))[0] < 0:
             raise NotFoundError(f"video {video_id} not found")
-        viewer = self.viewer(session, user_id)
+        viewer = self.viewer(user_id)
 
         def run(serving: Serving) -> tuple[Serving, list[Candidate]]:
             allowed = self._allowed(
@@ -531,7 +542,7 @@ class RecommendationService:
         )
 
     def watch_next(
-        self, session: Session, video_id: int, user_id: int | None, options: RequestOptions
+        self, video_id: int, user_id: int | None, options: RequestOptions
     ) -> VideoRecommendations:
         """What to play after ``video_id``: its neighbours (new uploads included); for a
         given viewer, neighbours among the viewer's own candidates move up."""
@@ -556,11 +567,9 @@ class RecommendationService:
                     c.reason = "up next for you"
             return sorted(similar, key=lambda c: -c.score)
 
-        return self._video_list(session, "watch_next", video_id, user_id, options, make)
+        return self._video_list("watch_next", video_id, user_id, options, make)
 
-    def similar(
-        self, session: Session, video_id: int, options: RequestOptions
-    ) -> VideoRecommendations:
+    def similar(self, video_id: int, options: RequestOptions) -> VideoRecommendations:
         """Videos like ``video_id`` (for anyone)."""
 
         def make(serving: Serving, catalogue: Catalogue, viewer: Viewer) -> list[Candidate]:
@@ -568,11 +577,9 @@ class RecommendationService:
                 return self._trending(catalogue, viewer, options)
             return self._similar(serving.model, video_id, catalogue, options.k * 4)
 
-        return self._video_list(session, "similar", video_id, None, options, make)
+        return self._video_list("similar", video_id, None, options, make)
 
-    def more_from_creator(
-        self, session: Session, video_id: int, options: RequestOptions
-    ) -> VideoRecommendations:
+    def more_from_creator(self, video_id: int, options: RequestOptions) -> VideoRecommendations:
         """The same channel's other videos, newest first."""
 
         def make(_serving: Serving, catalogue: Catalogue, _viewer: Viewer) -> list[Candidate]:
@@ -590,13 +597,10 @@ class RecommendationService:
                 for n, i in enumerate(rows)
             ]
 
-        return self._video_list(
-            session, "more_from_creator", video_id, None, options, make, model_free=True
-        )
+        return self._video_list("more_from_creator", video_id, None, options, make, model_free=True)
 
     def rerank(
         self,
-        session: Session,
         user_id: int,
         video_ids: Sequence[int],
         options: RequestOptions,

@@ -95,7 +95,7 @@ def bound_params(raw: list[str] | None) -> dict[str, Any]:
     return params
 
 
-def request_options(
+async def request_options(
     k: Annotated[int, Query(ge=1, le=100, description="How many videos (per row).")] = 10,
     genre: Annotated[
         list[Genre] | None,

@@ -17,6 +17,9 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # reads of a large catalogue through the page cache of the OS, not small private copies
+    cursor.execute("PRAGMA mmap_size=1073741824")
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 
 
@@ -31,7 +34,8 @@ def get_engine(url: str) -> Engine:
             from pathlib import Path
 
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        # writers wait up to 30 s for SQLite's single write lock instead of failing at once
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql://"):

@@ -7,12 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from serving.deps import RecommendationsDep, SessionDep
+from serving.deps import RecommendationsDep
 from serving.params import MAX_ID, UserId, VideoId
 from serving.request_options import RequestOptions, RerankRequest, request_options
 from serving.schemas import HomeFeed, UserRecommendations, VideoRecommendations
 
 router = APIRouter(tags=["recommendations"])
+# The handlers are coroutines on purpose: their work is CPU-bound numpy plus one short
+# indexed read, so running it on the event loop avoids thread hand-offs and lock contention;
+# throughput comes from worker processes (`reelrank serve --workers N`).
 
 Options = Annotated[RequestOptions, Depends(request_options)]
 ViewerId = Annotated[
@@ -21,8 +24,8 @@ ViewerId = Annotated[
 
 
 @router.get("/users/{user_id}/recommendations", response_model=UserRecommendations)
-def recommendations(
-    user_id: UserId, session: SessionDep, service: RecommendationsDep, options: Options
+async def recommendations(
+    user_id: UserId, service: RecommendationsDep, options: Options
 ) -> UserRecommendations:
     """Top-k videos for a user, each with why it was chosen.
 
@@ -30,52 +33,47 @@ def recommendations(
     public and ready are never returned; unknown users get trending videos (of their chosen
     genres first); without a model the list is trending with ``fallback`` set.
     """
-    return service.user_list(session, user_id, options)
+    return service.user_list(user_id, options)
 
 
 @router.get("/users/{user_id}/home", response_model=HomeFeed)
-def home(
-    user_id: UserId, session: SessionDep, service: RecommendationsDep, options: Options
-) -> HomeFeed:
+async def home(user_id: UserId, service: RecommendationsDep, options: Options) -> HomeFeed:
     """A user's home feed: for you; because you watched X; trending; new from channels the
     user follows (``k`` per row, each row without the rows above it)."""
-    return service.home(session, user_id, options)
+    return service.home(user_id, options)
 
 
 @router.get("/videos/{video_id}/watch-next", response_model=VideoRecommendations)
-def watch_next(
+async def watch_next(
     video_id: VideoId,
-    session: SessionDep,
     service: RecommendationsDep,
     options: Options,
     user_id: ViewerId = None,
 ) -> VideoRecommendations:
     """What to play after a video, ordered for ``user_id`` when given."""
-    return service.watch_next(session, video_id, user_id, options)
+    return service.watch_next(video_id, user_id, options)
 
 
 @router.get("/videos/{video_id}/similar", response_model=VideoRecommendations)
-def similar(
-    video_id: VideoId, session: SessionDep, service: RecommendationsDep, options: Options
+async def similar(
+    video_id: VideoId, service: RecommendationsDep, options: Options
 ) -> VideoRecommendations:
     """Videos like this one."""
-    return service.similar(session, video_id, options)
+    return service.similar(video_id, options)
 
 
 @router.get("/videos/{video_id}/more-from-creator", response_model=VideoRecommendations)
-def more_from_creator(
-    video_id: VideoId, session: SessionDep, service: RecommendationsDep, options: Options
+async def more_from_creator(
+    video_id: VideoId, service: RecommendationsDep, options: Options
 ) -> VideoRecommendations:
     """The creator's other videos, newest first."""
-    return service.more_from_creator(session, video_id, options)
+    return service.more_from_creator(video_id, options)
 
 
 @router.post("/rerank", response_model=UserRecommendations)
-def rerank(
-    body: RerankRequest, session: SessionDep, service: RecommendationsDep
-) -> UserRecommendations:
+async def rerank(body: RerankRequest, service: RecommendationsDep) -> UserRecommendations:
     """The caller's own ``video_ids`` ordered for ``user_id``: none dropped or added."""
     options = RequestOptions(
         k=len(body.video_ids), context=body.context, fields=tuple(dict.fromkeys(body.fields))
     )
-    return service.rerank(session, body.user_id, body.video_ids, options)
+    return service.rerank(body.user_id, body.video_ids, options)
