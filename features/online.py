@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,7 @@ import numpy as np
 
 from core import columns as c
 from features import schema as s
-from features.stamp import stamp_version
+from features.stamp import read_stamp, stamp_version
 from features.store import FeatureStoreError, open_store, ranker_service
 from features.vectors import floats, numeric_values, on_demand_values
 
@@ -53,6 +53,7 @@ class VideoSnapshot:
     values: np.ndarray  # float64 (n + 1, len(VIDEO_RANKER_FEATURES))
     raw: dict[str, np.ndarray]  # the _VIDEO_RAW columns (timestamps as float ns), n + 1 each
     version: tuple[int, int, int]
+    materialized_at: str | None = None  # the materialization it was read after
 
     def positions(self, video_ids: np.ndarray) -> np.ndarray:
         """Row of each of ``video_ids`` in the snapshot, -1 (the unknown row) when absent."""
@@ -92,7 +93,8 @@ class OnlineFeatures:
     # -- snapshot -----------------------------------------------------------------------------
     @property
     def snapshot(self) -> VideoSnapshot:
-        """The current video snapshot, loading or refreshing it when the stamp changed."""
+        """The current video snapshot, reloaded when a materialization landed (a push changes
+        user rows only, which each lookup reads from the store anyway)."""
         now = time.monotonic()
         snap = self._snapshot
         if snap is not None and now - self._checked < self.check_every_s:
@@ -102,9 +104,16 @@ class OnlineFeatures:
         if snap is not None and snap.version == version:
             return snap
         with self._lock:
-            if self._snapshot is None or self._snapshot.version != version:
-                self._snapshot = self._load_snapshot(version)
-            return self._snapshot
+            current = self._snapshot
+            if current is None or current.version != version:
+                stamp = read_stamp(self.repo_dir)
+                materialized = stamp.materialized_at if stamp is not None else None
+                if current is not None and current.materialized_at == materialized:
+                    current = replace(current, version=version)
+                else:
+                    current = self._load_snapshot(version)
+                self._snapshot = current
+            return current
 
     def refresh(self) -> VideoSnapshot:
         """Reload the snapshot now, whatever the stamp says."""
@@ -129,6 +138,7 @@ class OnlineFeatures:
     def _load_snapshot(self, version: tuple[int, int, int]) -> VideoSnapshot:
         from features.on_demand import nanoseconds
 
+        stamp = read_stamp(self.repo_dir)
         ids = self.known_video_ids()
         rows = self._read(self._video_refs, c.VIDEO_ID, ids)
         raw: dict[str, np.ndarray] = {}
@@ -144,7 +154,11 @@ class OnlineFeatures:
         unknown = [[s.RANKER_DEFAULTS[n] for n in s.VIDEO_RANKER_FEATURES]]
         values = numeric_values(rows, s.VIDEO_RANKER_FEATURES, ids.size)
         return VideoSnapshot(
-            video_ids=ids, values=np.vstack([values, unknown]), raw=raw, version=version
+            video_ids=ids,
+            values=np.vstack([values, unknown]),
+            raw=raw,
+            version=version,
+            materialized_at=stamp.materialized_at if stamp is not None else None,
         )
 
     # -- lookups ------------------------------------------------------------------------------

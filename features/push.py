@@ -23,6 +23,7 @@ from features.store import open_store
 
 if TYPE_CHECKING:
     import pandas as pd
+    from feast import FeatureStore
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,17 @@ def user_history(events_path: Path | None, user_ids: list[int]) -> pd.DataFrame:
 
 
 def push_user_events(
-    repo_dir: Path, new_events: pd.DataFrame, events_path: Path | None = None
+    repo_dir: Path,
+    new_events: pd.DataFrame,
+    events_path: Path | None = None,
+    store: FeatureStore | None = None,
 ) -> PushReport:
     """Recompute and push ``user_activity`` for every user in ``new_events``.
 
     ``new_events`` are validated like the log (a malformed row raises ``DatasetError`` with
     its row number, and nothing is pushed); ``events_path`` is the event log holding the
-    users' earlier events. Rows are stated at the newest new event.
+    users' earlier events. Rows are stated at the newest new event. ``store``: an open store
+    of ``repo_dir`` to reuse (opening one costs more than a push).
     """
     import pandas as pd
     from feast.data_source import PushMode
@@ -70,7 +75,7 @@ def push_user_events(
     events = events[events[c.EVENT_TIMESTAMP] <= as_of]
     rows = user_activity_frame(events, as_of, datetime.now(UTC))
     rows = rows[rows[c.EVENT_TIMESTAMP] == as_of]  # each user's final row, stated at as_of
-    store = open_store(repo_dir)
+    store = store or open_store(repo_dir)
     store.push(s.USER_ACTIVITY_PUSH, rows.reset_index(drop=True), to=PushMode.ONLINE)
     write_stamp(repo_dir, "push", rows=len(rows))
     return PushReport(users=len(users), events=len(fresh), as_of=as_of)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,15 +24,18 @@ from core.db.models import InteractionEvent
 from core.db.session import get_engine
 from core.eventlog import conform
 from features.push import push_user_events
-from features.store import CONFIG_FILE
+from features.store import CONFIG_FILE, open_store
 
 if TYPE_CHECKING:
     import pandas as pd
+    from feast import FeatureStore
 
 log = logging.getLogger(__name__)
 
 #: Most users pushed in one round (the rest wait for the next).
 ROUND_USERS = 1_000
+#: Shortest time between the starts of two rounds: users arriving meanwhile share a round.
+MIN_INTERVAL_S = 1.0
 
 
 def user_event_history(database_url: str, user_ids: list[int]) -> pd.DataFrame:
@@ -50,9 +54,13 @@ def user_event_history(database_url: str, user_ids: list[int]) -> pd.DataFrame:
 class FeaturePusher:
     """A background thread that keeps submitted users' online features fresh."""
 
-    def __init__(self, database_url: str, repo_dir: Path) -> None:
+    def __init__(
+        self, database_url: str, repo_dir: Path, min_interval_s: float = MIN_INTERVAL_S
+    ) -> None:
         self._database_url = database_url
         self._repo_dir = repo_dir
+        self._min_interval_s = min_interval_s
+        self._store: FeatureStore | None = None
         self._pending: set[int] = set()
         self._wake = threading.Condition()
         self._stopping = False
@@ -88,10 +96,16 @@ class FeaturePusher:
                     return
                 users = sorted(self._pending)[:ROUND_USERS]
                 self._pending.difference_update(users)
+            started = time.monotonic()
             try:
                 self._push(users)
             except Exception:
+                self._store = None  # reopen next time: the repo may have been re-applied
                 log.exception("feature push for %d users failed", len(users))
+            with self._wake:  # let users gather (a stop cuts the wait short)
+                rest = self._min_interval_s - (time.monotonic() - started)
+                if rest > 0 and not self._stopping:
+                    self._wake.wait(rest)
 
     def _push(self, users: list[int]) -> None:
         if not (self._repo_dir / CONFIG_FILE).is_file():
@@ -103,5 +117,7 @@ class FeaturePusher:
         history = user_event_history(self._database_url, users)
         if history.empty:
             return
-        push_user_events(self._repo_dir, history, None)
+        if self._store is None:
+            self._store = open_store(self._repo_dir)
+        push_user_events(self._repo_dir, history, None, store=self._store)
         self.rounds += 1

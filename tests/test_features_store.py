@@ -273,6 +273,8 @@ def test_the_video_snapshot_refreshes_when_a_materialization_lands(tmp_path: Pat
     first = client.snapshot
     assert client.features_for(1, [2], at=AS_OF).iloc[0]["video_plays_30d"] == 0
     assert client.snapshot is first  # nothing landed: the same snapshot
+    push_user_events(repo, pd.DataFrame([event_row(1, 2, "play", "2024-05-04T07:00Z")]))
+    assert client.snapshot.values is first.values, "a push changes user rows only: no reload"
 
     more = [*EVENTS, event_row(2, 2, "play", "2024-05-04T08:00Z", watch=10)]
     tables = build_tables(pd.DataFrame(more), videos_frame(), repo / s.TABLES_DIR)
