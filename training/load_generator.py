@@ -267,19 +267,8 @@ async def _send(
     endpoint: Endpoint,
     tally: Tally,
     due: float,
-    gate: asyncio.Semaphore | None = None,
-    give_up_s: float | None = None,
 ) -> None:
-    """One request; its latency counts from ``due``. With a ``gate``, wait for one of its
-    slots first, and count the request as an error (``not_sent``) instead of sending it when
-    ``give_up_s`` have passed since it was due."""
-    if gate is not None:
-        async with gate:
-            if give_up_s is not None and time.perf_counter() - due > give_up_s:
-                tally.add(due, None, "not_sent")
-                return
-            await _send(client, maker, endpoint, tally, due)
-        return
+    """One request; its latency counts from ``due``."""
     path, body = maker.request(endpoint)
     try:
         response = await client.request(endpoint.method, path, json=body)
@@ -313,31 +302,35 @@ async def fixed_rate(
     client: httpx.AsyncClient, maker: RequestMaker, endpoint: Endpoint, spec: LoadSpec
 ) -> Tally:
     """A request due every ``1 / rate`` s for ``spec.seconds`` (the endpoint's rate, else the
-    spec's), each timed from when it was due. Requests wait for one of the pool's slots
-    in a FIFO (cheaper than queueing thousands inside the client's pool); one still waiting
-    ``spec.timeout_s`` after it was due is an error, not sent."""
+    spec's), each timed from when it was due: one worker per pooled connection takes the next
+    due request, waits for its time and sends it (a stalled server makes the later ones late,
+    and their latency counts that). One still unsent ``spec.timeout_s`` after it was due is an
+    error, not sent."""
     rate = endpoint.rate or spec.rate
-    gate = asyncio.Semaphore(connections(spec))
     tally = Tally()
     total = int(spec.seconds * rate)
-    tasks: set[asyncio.Task[None]] = set()
     start = time.perf_counter()
-    for i in range(total):
-        due = start + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        task = asyncio.create_task(_send(client, maker, endpoint, tally, due, gate, spec.timeout_s))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-    if tasks:
-        await asyncio.gather(*tasks)
+    turns = iter(range(total))
+
+    async def worker() -> None:
+        for i in turns:
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif -delay > spec.timeout_s:
+                tally.add(due, None, "not_sent")
+                continue
+            await _send(client, maker, endpoint, tally, due)
+
+    await asyncio.gather(*(worker() for _ in range(connections(spec))))
     tally.elapsed_s = max(time.perf_counter() - start, spec.seconds)
     return tally
 
 
 def connections(spec: LoadSpec) -> int:
-    """Size of the client's connection pool: the closed loop's concurrency, at least 64."""
+    """Size of the client's connection pool (and of the fixed rate's workers): the closed
+    loop's concurrency, at least 64."""
     return max(spec.concurrency, 64)
 
 
