@@ -132,6 +132,18 @@ def synth_cmd(
     typer.echo(synthesize(config, url, _settings().paths.events_file).summary())
 
 
+@data_app.command("export-events")
+def export_events_cmd() -> None:
+    """Export every event in the catalogue (imported, synthesised or sent to ``POST /events``)
+    to the parquet event log that features and training read."""
+    from training.datasets.event_log import export_event_log
+
+    settings = _settings()
+    path = settings.paths.events_file
+    count = export_event_log(_migrated_url(), path)
+    typer.echo(f"exported {count} events to {path}")
+
+
 AsOfOption = Annotated[
     datetime | None,
     typer.Option(help="Ignore events after this time (UTC); default: the latest event."),

@@ -195,3 +195,34 @@ def test_features_build_apply_materialize_status(
     ]
     assert all(view["table_rows"] > 0 for view in status["views"])
     assert status["staleness_s"] < 60
+
+
+def test_export_events_writes_what_the_api_stored(
+    data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from core.db.models import InteractionEvent
+    from core.db.session import session_scope
+    from core.eventlog import read_events
+    from core.settings import get_settings
+    from core.types import EventType
+
+    assert main(["db", "upgrade"]) == 0
+    settings = get_settings()
+    with session_scope(settings.resolved_database_url) as session:
+        for i, kind in enumerate((EventType.PLAY, EventType.QUALITY_CHANGE)):
+            session.add(
+                InteractionEvent(
+                    event_id=f"from-the-api-{i}",
+                    user_id=1,
+                    video_id=2,
+                    event_type=kind,
+                    event_timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+                )
+            )
+    capsys.readouterr()
+    assert main(["data", "export-events"]) == 0
+    assert "exported 2 events" in capsys.readouterr().out
+    log = read_events(settings.paths.events_file)
+    assert sorted(log["event_type"]) == ["play", "quality_change"]
