@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,12 +23,20 @@ from core.errors import NotFoundError, ReelRankError
 from core.types import EventType
 from serving import metrics
 from serving.catalogue_snapshot import Catalogue, CatalogueSnapshot
+from serving.list_steps import (
+    Candidate,
+    Viewer,
+    fill,
+    items_of,
+    keep_allowed,
+    title_of,
+    trending_candidates,
+)
 from serving.recommender import ModelUnavailableError, RecommenderService, ServedModel
 from serving.request_options import RequestOptions
 from serving.schemas import (
     HomeFeed,
     HomeRow,
-    RecommendedItem,
     UserRecommendations,
     VideoRecommendations,
 )
@@ -59,29 +67,6 @@ _HISTORY = (
     .limit(HISTORY_DEPTH)
 )
 _FOLLOWED = select(Follow.channel_id).where(Follow.user_id == bindparam("user_id"))
-
-
-@dataclass
-class Candidate:
-    """One item on its way into a response."""
-
-    video_id: int
-    score: float
-    source: str
-    reason: str
-    anchor: int | None = None
-    promoted: bool = False
-
-
-@dataclass
-class Viewer:
-    """What one request knows about its viewer."""
-
-    user_id: int | None
-    history: list[int] = field(default_factory=list)
-    completed: set[int] = field(default_factory=set)
-    consumed: set[int] = field(default_factory=set)
-    followed: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -152,110 +137,6 @@ class RecommendationService:
         return Viewer(user_id, history, completed, set(history), channels)
 
     # -- shared steps ---------------------------------------------------------------------------
-    def _allowed(
-        self,
-        candidates: Iterable[Candidate],
-        catalogue: Catalogue,
-        viewer: Viewer,
-        options: RequestOptions,
-        exclude: Collection[int] = (),
-    ) -> list[Candidate]:
-        """Candidates that are listed, not consumed, not excluded and pass the filter."""
-        pool = [
-            c
-            for c in candidates
-            if c.video_id not in exclude
-            and c.video_id not in viewer.consumed
-            and c.video_id not in catalogue.unavailable
-        ]
-        if not pool:
-            return pool
-        ids = np.fromiter((c.video_id for c in pool), dtype=np.int64, count=len(pool))
-        rows = catalogue.table.rows(ids)
-        keep = rows >= 0
-        if options.filter is not None:
-            keep &= options.filter.mask(
-                catalogue.table, rows, options.params, viewer.completed, time.time()
-            )
-        return [c for c, k in zip(pool, keep, strict=True) if k]
-
-    def _promote(
-        self,
-        ranked: list[Candidate],
-        extra: Sequence[Candidate],
-        catalogue: Catalogue,
-        viewer: Viewer,
-        options: RequestOptions,
-    ) -> list[Candidate]:
-        """The top k with ``promote_share`` of the slots given to items matching the
-        promotion (from the ranked list first, then ``extra``), spread evenly and labelled."""
-        k = options.k
-        slots = round(k * options.promote_share) if options.promote is not None else 0
-        if slots == 0 or options.promote is None:
-            return ranked[:k]
-        pool = ranked + [c for c in extra if c.video_id not in {r.video_id for r in ranked}]
-        ids = np.fromiter((c.video_id for c in pool), dtype=np.int64, count=len(pool))
-        rows = catalogue.table.rows(ids)
-        match = options.promote.mask(
-            catalogue.table, rows, options.params, viewer.completed, time.time()
-        )
-        promoted = [c for c, m in zip(pool, match, strict=True) if m][:slots]
-        chosen = {c.video_id for c in promoted}
-        organic = [c for c in ranked if c.video_id not in chosen][: k - len(promoted)]
-        out = list(organic)
-        for i, item in enumerate(promoted):
-            item.promoted = True
-            item.reason = f"promoted: {item.reason}"
-            spot = min(len(out), (i + 1) * k // (len(promoted) + 1))
-            out.insert(spot, item)
-        return out[:k]
-
-    def _trending(
-        self,
-        catalogue: Catalogue,
-        viewer: Viewer | None = None,
-        options: RequestOptions | None = None,
-    ) -> list[Candidate]:
-        """The catalogue's trending order as candidates: all of it under a filter, else just
-        enough to fill the rows after the viewer's consumed videos are dropped."""
-        order = catalogue.trending
-        if options is not None and options.filter is None:
-            order = order[: 4 * options.k + (len(viewer.consumed) if viewer else 0)]
-        n = len(catalogue.trending)
-        return [
-            Candidate(int(v), float(n - i), "trending", "trending now")
-            for i, v in enumerate(order.tolist())
-        ]
-
-    def _items(
-        self, candidates: Sequence[Candidate], catalogue: Catalogue, fields: Sequence[str]
-    ) -> list[RecommendedItem]:
-        ids = np.fromiter((c.video_id for c in candidates), dtype=np.int64, count=len(candidates))
-        rows = catalogue.table.rows(ids)
-        table = catalogue.table
-        items = []
-        for position, (c, row) in enumerate(zip(candidates, rows, strict=True), start=1):
-            title = str(table.titles[row]) if row >= 0 else ""
-            anchor_title = None
-            if c.anchor is not None:
-                anchor_row = int(table.rows(np.array([c.anchor], dtype=np.int64))[0])
-                anchor_title = str(table.titles[anchor_row]) if anchor_row >= 0 else None
-            reason = f"because you watched {anchor_title}" if anchor_title else c.reason
-            items.append(
-                RecommendedItem(
-                    video_id=c.video_id,
-                    position=position,
-                    title=title,
-                    score=c.score,
-                    source=c.source,
-                    reason=reason,
-                    anchor_video_id=c.anchor,
-                    promoted=c.promoted,
-                    metadata=_metadata(table, int(row), fields) if fields else None,
-                )
-            )
-        return items
-
     def _record(
         self,
         surface: str,
@@ -304,7 +185,7 @@ class RecommendationService:
         whether they are a cold-start list."""
         assert viewer.user_id is not None
         if serving.model is None:
-            return self._trending(catalogue, viewer, options), True
+            return trending_candidates(catalogue, viewer, options), True
         pipeline = serving.model.pipeline
         users = np.array([viewer.user_id], dtype=np.int64)
         depth = min(max(options.k * 4, NARROW_DEPTH), 500) if options.narrows else options.k
@@ -338,11 +219,11 @@ class RecommendationService:
 
         def run(serving: Serving) -> tuple[Serving, list[Candidate], bool]:
             ranked, cold = self._personal(serving, viewer, catalogue, options)
-            allowed = self._allowed(ranked, catalogue, viewer, options)
-            extra = self._allowed(
-                self._trending(catalogue, viewer, options), catalogue, viewer, options
+            allowed = keep_allowed(ranked, catalogue, viewer, options)
+            extra = keep_allowed(
+                trending_candidates(catalogue, viewer, options), catalogue, viewer, options
             )
-            return serving, self._fill(allowed, extra, options, catalogue, viewer), cold
+            return serving, fill(allowed, extra, options, catalogue, viewer), cold
 
         serving, chosen, cold = self._safe(self._serving(user_id), run, "recommendations")
         envelope = self._record("for_you", user_id, serving, [c.video_id for c in chosen], options)
@@ -350,24 +231,8 @@ class RecommendationService:
             **envelope,
             user_id=user_id,
             cold_start=cold,
-            items=self._items(chosen, catalogue, options.fields),
+            items=items_of(chosen, catalogue, options.fields),
         )
-
-    def _fill(
-        self,
-        ranked: list[Candidate],
-        extra: list[Candidate],
-        options: RequestOptions,
-        catalogue: Catalogue,
-        viewer: Viewer,
-    ) -> list[Candidate]:
-        """The top k after promotions; a filter that left fewer than k is topped up from
-        ``extra`` (trending items that pass it)."""
-        chosen = self._promote(ranked, extra, catalogue, viewer, options)
-        if len(chosen) < options.k and options.filter is not None:
-            have = {c.video_id for c in chosen}
-            chosen += [c for c in extra if c.video_id not in have][: options.k - len(chosen)]
-        return chosen
 
     def home(self, user_id: int, options: RequestOptions) -> HomeFeed:
         """Rows: for you; because you watched X; new from followed channels; trending."""
@@ -379,12 +244,12 @@ class RecommendationService:
             shown: set[int] = set()
             rows: list[tuple[str, str, int | None, list[Candidate]]] = []
             ranked, cold = self._personal(serving, viewer, catalogue, options)
-            trending = self._allowed(
-                self._trending(catalogue, viewer, options), catalogue, viewer, options
+            popular = keep_allowed(
+                trending_candidates(catalogue, viewer, options), catalogue, viewer, options
             )
-            for_you = self._fill(
-                self._allowed(ranked, catalogue, viewer, options),
-                trending,
+            for_you = fill(
+                keep_allowed(ranked, catalogue, viewer, options),
+                popular,
                 options,
                 catalogue,
                 viewer,
@@ -396,9 +261,9 @@ class RecommendationService:
                 similar = self._similar(
                     serving.model, anchor, catalogue, options.k * 3, with_new=False
                 )
-                because = self._allowed(similar, catalogue, viewer, options, exclude=shown)
+                because = keep_allowed(similar, catalogue, viewer, options, exclude=shown)
                 if because:
-                    title = _title(catalogue, anchor)
+                    title = title_of(catalogue, anchor)
                     for c in because:
                         c.anchor = anchor
                     rows.append(
@@ -411,20 +276,20 @@ class RecommendationService:
                     )
                     shown |= {c.video_id for c in because[: options.k]}
             if followed:
-                new = self._allowed(
+                new = keep_allowed(
                     self._followed(catalogue, followed), catalogue, viewer, options, shown
                 )[: options.k]
                 if new:
                     rows.append(("new_from_followed", "New from channels you follow", None, new))
                     shown |= {c.video_id for c in new}
-            row = [c for c in trending if c.video_id not in shown][: options.k]
+            row = [c for c in popular if c.video_id not in shown][: options.k]
             rows.append(("trending", "Trending now", None, row))
             out = [
                 HomeRow(
                     kind=kind,
                     title=title,
                     anchor_video_id=anchor_id,
-                    items=self._items(items[: options.k], catalogue, options.fields),
+                    items=items_of(items[: options.k], catalogue, options.fields),
                 )
                 for kind, title, anchor_id, items in rows
             ]
@@ -519,17 +384,17 @@ class RecommendationService:
         viewer = self.viewer(user_id)
 
         def run(serving: Serving) -> tuple[Serving, list[Candidate]]:
-            allowed = self._allowed(
+            allowed = keep_allowed(
                 make(serving, catalogue, viewer), catalogue, viewer, options, exclude={video_id}
             )
-            extra = self._allowed(
-                self._trending(catalogue, viewer, options),
+            extra = keep_allowed(
+                trending_candidates(catalogue, viewer, options),
                 catalogue,
                 viewer,
                 options,
                 exclude={video_id},
             )
-            return serving, self._fill(allowed, extra, options, catalogue, viewer)
+            return serving, fill(allowed, extra, options, catalogue, viewer)
 
         serving = Serving(None, None) if model_free else self._serving(user_id)
         serving, chosen = self._safe(serving, run, surface)
@@ -538,7 +403,7 @@ class RecommendationService:
             **envelope,
             video_id=video_id,
             user_id=user_id,
-            items=self._items(chosen, catalogue, options.fields),
+            items=items_of(chosen, catalogue, options.fields),
         )
 
     def watch_next(
@@ -549,7 +414,7 @@ class RecommendationService:
 
         def make(serving: Serving, catalogue: Catalogue, viewer: Viewer) -> list[Candidate]:
             if serving.model is None:
-                return self._trending(catalogue, viewer, options)
+                return trending_candidates(catalogue, viewer, options)
             similar = self._similar(serving.model, video_id, catalogue, options.k * 4)
             if user_id is None or not similar:
                 return similar
@@ -574,7 +439,7 @@ class RecommendationService:
 
         def make(serving: Serving, catalogue: Catalogue, viewer: Viewer) -> list[Candidate]:
             if serving.model is None:
-                return self._trending(catalogue, viewer, options)
+                return trending_candidates(catalogue, viewer, options)
             return self._similar(serving.model, video_id, catalogue, options.k * 4)
 
         return self._video_list("similar", video_id, None, options, make)
@@ -647,42 +512,5 @@ class RecommendationService:
             **envelope,
             user_id=user_id,
             cold_start=cold,
-            items=self._items(chosen, catalogue, options.fields),
+            items=items_of(chosen, catalogue, options.fields),
         )
-
-
-def _title(catalogue: Catalogue, video_id: int) -> str:
-    row = int(catalogue.table.rows(np.array([video_id], dtype=np.int64))[0])
-    return str(catalogue.table.titles[row]) if row >= 0 else f"video {video_id}"
-
-
-def _metadata(table: Any, row: int, fields: Sequence[str]) -> dict[str, Any]:
-    """The asked metadata fields of one table row (None where unknown)."""
-    if row < 0:
-        return dict.fromkeys(fields)
-    out: dict[str, Any] = {}
-    for name in fields:
-        if name == "title":
-            out[name] = str(table.titles[row])
-        elif name == "genres":
-            out[name] = sorted(table.genres[row])
-        elif name == "language":
-            out[name] = table.language[row]
-        elif name == "channel_id":
-            channel = int(table.channel_id[row])
-            out[name] = channel if channel >= 0 else None
-        elif name == "published_at":
-            value = float(table.published_at[row])
-            out[name] = None if np.isnan(value) else _iso(value)
-        else:
-            value = float(getattr(table, name)[row])
-            out[name] = (
-                None if np.isnan(value) else (int(value) if name == "release_year" else value)
-            )
-    return out
-
-
-def _iso(epoch: float) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(epoch, UTC).isoformat()
