@@ -263,7 +263,8 @@ class InteractionEvent(Base):
 
     __tablename__ = "interaction_events"
     __table_args__ = (
-        Index("ix_events_user_time", "user_id", "event_timestamp"),
+        # covers a viewer's history read (newest first, by type) without touching the table
+        Index("ix_events_user_history", "user_id", "event_timestamp", "event_type", "video_id"),
         Index("ix_events_video_time", "video_id", "event_timestamp"),
     )
 

@@ -28,6 +28,13 @@ def upgrade() -> None:
     op.create_index(
         "ix_interaction_events_recommendation_id", "interaction_events", ["recommendation_id"]
     )
+    # the viewer's history read on every recommendation, answered from the index alone
+    op.drop_index("ix_events_user_time", table_name="interaction_events")
+    op.create_index(
+        "ix_events_user_history",
+        "interaction_events",
+        ["user_id", "event_timestamp", "event_type", "video_id"],
+    )
     op.create_table(
         "follows",
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -95,6 +102,8 @@ def downgrade() -> None:
     op.drop_table("experiments")
     op.drop_index("ix_follows_channel_id", table_name="follows")
     op.drop_table("follows")
+    op.drop_index("ix_events_user_history", table_name="interaction_events")
+    op.create_index("ix_events_user_time", "interaction_events", ["user_id", "event_timestamp"])
     op.drop_index("ix_interaction_events_recommendation_id", table_name="interaction_events")
     with op.batch_alter_table("interaction_events") as batch:
         batch.drop_column("received_at")
