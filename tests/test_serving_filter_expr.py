@@ -29,12 +29,6 @@ from serving.filter_expr import (
 )
 from serving.video_table import VideoTable
 
-try:
-    from hypothesis import given, settings
-    from hypothesis import strategies as st
-except ImportError:  # pragma: no cover - hypothesis is optional
-    given = None
-
 NOW = 1_700_000_000.0
 DAY = 86_400.0
 NAN = math.nan
@@ -672,20 +666,3 @@ def test_mutated_expressions_raise_only_filter_errors() -> None:
             else:
                 chars.insert(at, rng.choice(_ALPHABET))
         _check_only_filter_errors("".join(chars))
-
-
-if given is not None:
-
-    @settings(max_examples=300, deadline=None)
-    @given(st.text(max_size=80))
-    def test_hypothesis_text_raises_only_filter_errors(text: str) -> None:
-        _check_only_filter_errors(text)
-
-    @settings(max_examples=300, deadline=None)
-    @given(st.randoms(use_true_random=False))
-    def test_hypothesis_round_trip(rng: random.Random) -> None:
-        text = _random_expression(rng)
-        try:
-            _check_round_trip(text)
-        except FilterSyntaxError as exc:
-            assert "nested deeper" in str(exc) or "too long" in str(exc)
