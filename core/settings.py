@@ -66,6 +66,45 @@ class Settings(BaseSettings):
         description="Threads running blocking request handlers per worker process (fewer "
         "threads contend less for the interpreter lock on CPU-bound requests).",
     )
+    secret_key: str | None = Field(
+        None,
+        min_length=32,
+        description="Key signing access tokens and stream URLs (32+ characters); default: a "
+        "random key kept in secret.key under the data root, shared by the workers.",
+    )
+    access_token_ttl_s: int = Field(900, ge=30, le=86_400, description="Access token lifetime.")
+    refresh_token_ttl_s: int = Field(
+        30 * 86_400, ge=300, le=365 * 86_400, description="Refresh token (session) lifetime."
+    )
+    stream_token_ttl_s: int = Field(
+        600, ge=10, le=86_400, description="Lifetime of the signed tokens in segment URLs."
+    )
+    cdn_base_url: str | None = Field(
+        None,
+        description="Base URL the playlists point segment URLs at (a CDN in front of this "
+        "service); default: relative URLs to this service.",
+    )
+    max_upload_bytes: int = Field(
+        4 * 2**30, ge=1, description="Largest upload accepted (tus Upload-Length)."
+    )
+    max_body_bytes: int = Field(
+        1 * 2**20, ge=1024, description="Largest request body outside uploads."
+    )
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed sign-ins per account or address before throttling."
+    )
+    login_window_s: int = Field(
+        300, ge=1, description="Window over which failed sign-ins are counted."
+    )
+    playback_lease_s: int = Field(
+        90, ge=10, description="A playback session is live while renewed within this time."
+    )
+    anonymous_user_routes: bool = Field(
+        True,
+        description="Let callers without credentials read a user's recommendations and post "
+        "events for any user (a trusted network or the demo); off: they need the user's "
+        "token, a service API key or an admin.",
+    )
 
     @property
     def paths(self) -> DataPaths:

@@ -47,7 +47,7 @@ def _creator_with_video(url: str) -> tuple[int, int]:
 
 
 def test_migrated_to_head(database_url: str) -> None:
-    assert current(database_url) == "0002"
+    assert current(database_url) == "0003"
 
 
 def test_user_password_is_argon2_hashed(database_url: str) -> None:
