@@ -11,3 +11,23 @@ class NotFoundError(ReelRankError):
 
 class DatasetError(ReelRankError):
     """A dataset is missing, malformed or in an unknown format."""
+
+
+class AuthenticationError(ReelRankError):
+    """Credentials are missing, wrong or expired (HTTP 401)."""
+
+
+class PermissionDeniedError(ReelRankError):
+    """The caller is known but may not do this (HTTP 403)."""
+
+
+class ConflictError(ReelRankError):
+    """The request clashes with what exists (HTTP 409)."""
+
+
+class TooManyRequestsError(ReelRankError):
+    """The caller must wait ``retry_after_s`` seconds before trying again (HTTP 429)."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -12,7 +12,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from core.errors import NotFoundError, ReelRankError
+from core.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ReelRankError,
+    TooManyRequestsError,
+)
 from core.logging import setup_logging
 from core.settings import Settings, get_settings
 from serving.catalogue_snapshot import CatalogueSnapshot
@@ -27,7 +34,18 @@ from serving.rate_limit import RateLimitMiddleware
 from serving.recommendation_service import BadRequestError, RecommendationService
 from serving.recommender import ModelUnavailableError, RecommenderService
 from serving.request_options import BadOptionError
-from serving.routes import events, experiments, health, metrics, recommendations, search, videos
+from serving.routes import (
+    account,
+    auth,
+    events,
+    experiments,
+    health,
+    metrics,
+    recommendations,
+    search,
+    users_admin,
+    videos,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +99,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(status_code=422, content={"detail": str(exc)})
 
     @app.exception_handler(ExperimentConflictError)
-    async def conflict(_request: Request, exc: ExperimentConflictError) -> JSONResponse:
+    @app.exception_handler(ConflictError)
+    async def conflict(_request: Request, exc: ReelRankError) -> JSONResponse:
         return JSONResponse(status_code=409, content={"detail": str(exc)})
+
+    @app.exception_handler(AuthenticationError)
+    async def unauthenticated(_request: Request, exc: AuthenticationError) -> JSONResponse:
+        return JSONResponse(
+            status_code=401, content={"detail": str(exc)}, headers={"WWW-Authenticate": "Bearer"}
+        )
+
+    @app.exception_handler(PermissionDeniedError)
+    async def forbidden(_request: Request, exc: PermissionDeniedError) -> JSONResponse:
+        return JSONResponse(status_code=403, content={"detail": str(exc)})
+
+    @app.exception_handler(TooManyRequestsError)
+    async def throttled(_request: Request, exc: TooManyRequestsError) -> JSONResponse:
+        return JSONResponse(
+            status_code=429,
+            content={"detail": str(exc)},
+            headers={"Retry-After": str(exc.retry_after_s)},
+        )
 
     @app.exception_handler(OperationalError)
     async def database_busy(_request: Request, exc: OperationalError) -> JSONResponse:
@@ -97,7 +134,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def bad_request(_request: Request, exc: ReelRankError) -> JSONResponse:
         return JSONResponse(status_code=400, content={"detail": str(exc)})
 
-    for module in (health, videos, search, recommendations, events, experiments, metrics):
+    for module in (
+        health,
+        auth,
+        account,
+        users_admin,
+        videos,
+        search,
+        recommendations,
+        events,
+        experiments,
+        metrics,
+    ):
         app.include_router(module.router)
     add_middleware(app, settings)
     return app

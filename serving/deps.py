@@ -1,18 +1,18 @@
 """FastAPI dependencies: settings, database sessions, the loaded models and recommendation
-service, the event sink and pusher, the experiment registry, the exposure log and the admin
-check."""
+service, the event sink and pusher, the experiment registry, the exposure log; the admin
+check comes from ``serving.auth``."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from core.db.session import session_factory
 from core.settings import Settings
+from serving.auth import require_admin as require_admin
 from serving.event_sink import EventSink
 from serving.experiments import ExperimentRegistry
 from serving.exposure_log import ExposureLog
@@ -65,21 +65,6 @@ def get_experiments(request: Request) -> ExperimentRegistry:
 def get_exposures(request: Request) -> ExposureLog:
     """The buffered exposure log."""
     return request.app.state.exposures
-
-
-def require_admin(
-    request: Request,
-    x_admin_token: Annotated[str | None, Header(description="The admin token.")] = None,
-) -> None:
-    """Refuse the request unless ``X-Admin-Token`` equals the configured admin token: 403 when
-    none is configured or the token is wrong, 401 when the header is missing."""
-    expected = request.app.state.settings.admin_token
-    if not expected:
-        raise HTTPException(403, "admin routes are disabled: set REELRANK_ADMIN_TOKEN")
-    if x_admin_token is None:
-        raise HTTPException(401, "missing X-Admin-Token header")
-    if not hmac.compare_digest(x_admin_token.encode(), expected.encode()):
-        raise HTTPException(403, "wrong X-Admin-Token")
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -96,7 +96,9 @@ def test_admin_routes_are_disabled_without_a_configured_token(
     for path in ("/experiments", "/experiments/x/start", "/experiments/x/stop"):
         response = client.post(path, json=_spec(), headers=ADMIN)
         assert response.status_code == 403
-        assert response.json()["detail"] == ("admin routes are disabled: set REELRANK_ADMIN_TOKEN")
+        assert response.json()["detail"] == (
+            "the X-Admin-Token is disabled: set REELRANK_ADMIN_TOKEN, or sign in as an admin"
+        )
     assert client.get("/experiments").status_code == 200
 
 
