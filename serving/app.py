@@ -43,6 +43,7 @@ from serving.routes import (
     metrics,
     recommendations,
     search,
+    streaming,
     users_admin,
     videos,
 )
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         account,
         users_admin,
         videos,
+        streaming,
         search,
         recommendations,
         events,
