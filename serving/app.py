@@ -22,6 +22,7 @@ from core.errors import (
 )
 from core.logging import setup_logging
 from core.settings import Settings, get_settings
+from serving.body_limit import BodySizeLimitMiddleware
 from serving.catalogue_snapshot import CatalogueSnapshot
 from serving.event_ingest import EventIngest
 from serving.experiments import ExperimentConflictError, ExperimentRegistry
@@ -154,17 +155,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def add_middleware(app: FastAPI, settings: Settings) -> None:
-    """Rate limiting (innermost), CORS when origins are configured, and the request context
-    (request id, access log, latency) outermost, so that it sees every answer."""
+    """The body size limit (innermost), rate limiting, CORS when origins are configured, and
+    the request context (request id, access log, latency) outermost, so that it sees every
+    answer."""
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "Location",
+                "Upload-Offset",
+                "Upload-Length",
+                "Tus-Resumable",
+                "Tus-Version",
+                "Tus-Extension",
+                "Tus-Max-Size",
+            ],
         )
     app.add_middleware(RequestContextMiddleware)
 

@@ -7,6 +7,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
+from anyio import to_thread
 from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
 
@@ -48,7 +49,7 @@ def request_key(request: Request) -> bytes:
     return key
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     token: Annotated[str | None, Depends(bearer)],
     x_api_key: Annotated[
@@ -56,25 +57,29 @@ def get_principal(
     ] = None,
 ) -> Principal | None:
     """The caller, or None when no credentials came; wrong credentials are refused (401),
-    never treated as anonymous."""
+    never treated as anonymous. Only calls with credentials touch the database."""
+    if token is None and x_api_key is None:
+        return None
+    return await to_thread.run_sync(_resolve, request, token, x_api_key)
+
+
+def _resolve(request: Request, token: str | None, x_api_key: str | None) -> Principal:
     settings: Settings = request.app.state.settings
-    if token is not None:
-        try:
-            claims = tokens.verify(request_key(request), token, "access")
-        except tokens.TokenError as exc:
-            raise AuthenticationError(str(exc)) from None
-        with session_factory(settings.resolved_database_url)() as session:
+    with session_factory(settings.resolved_database_url)() as session:
+        if token is not None:
+            try:
+                claims = tokens.verify(request_key(request), token, "access")
+            except tokens.TokenError as exc:
+                raise AuthenticationError(str(exc)) from None
             if not accounts.session_is_live(session, claims.session_id):
                 raise AuthenticationError("the session has ended; sign in again")
             user = session.get(User, claims.user_id)
             if user is None:
                 raise AuthenticationError("the account no longer exists")
             return Principal(user.id, user.role, "token", claims.session_id)
-    if x_api_key is not None:
-        with session_factory(settings.resolved_database_url)() as session:
-            user = accounts.api_key_owner(session, x_api_key)
-            return Principal(user.id, user.role, "api_key")
-    return None
+        assert x_api_key is not None
+        user = accounts.api_key_owner(session, x_api_key)
+        return Principal(user.id, user.role, "api_key")
 
 
 def require_principal(
@@ -136,7 +141,7 @@ def check_acts_for(principal: Principal | None, user_id: int, settings: Settings
         raise PermissionDeniedError(f"you may not act for user {user_id}")
 
 
-def acting_for_path_user(
+async def acting_for_path_user(
     request: Request,
     user_id: UserId,
     principal: Annotated[Principal | None, Depends(get_principal)],
@@ -146,6 +151,7 @@ def acting_for_path_user(
     return principal
 
 
+ActingForPathUser = Annotated[Principal | None, Depends(acting_for_path_user)]
 OptionalPrincipal = Annotated[Principal | None, Depends(get_principal)]
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
 CreatorPrincipal = Annotated[Principal, Depends(require_creator)]

@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException
 from sqlalchemy.orm import Session
 
 from serving import metrics
+from serving.auth import OptionalPrincipal, check_acts_for
 from serving.deps import EventSinkDep, FeaturePusherDep, SessionDep, SettingsDep
 from serving.event_models import EventBatch, EventsAccepted
 from serving.event_refs import UnknownReferencesError, unknown_references
@@ -20,6 +21,7 @@ router = APIRouter(tags=["events"])
     responses={
         413: {"description": "More events than the batch limit."},
         422: {"description": "A malformed event, or unknown users or videos; nothing stored."},
+        403: {"description": "An event of another user than the signed-in caller."},
     },
 )
 def post_events(
@@ -28,6 +30,7 @@ def post_events(
     settings: SettingsDep,
     sink: EventSinkDep,
     pusher: FeaturePusherDep,
+    caller: OptionalPrincipal,
 ) -> EventsAccepted:
     """Store a batch of client events (all or none), durable before the answer.
 
@@ -39,6 +42,8 @@ def post_events(
             413,
             f"a batch holds at most {settings.max_event_batch} events; got {len(batch.events)}",
         )
+    for user_id in {event.user_id for event in batch.events}:
+        check_acts_for(caller, user_id, settings)
     try:
         result = _write_known(batch, session, sink)
     except UnknownReferencesError as exc:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from serving.deps import RecommendationsDep
+from serving.auth import ActingForPathUser, OptionalPrincipal, check_acts_for
+from serving.deps import RecommendationsDep, SettingsDep
 from serving.params import MAX_ID, UserId, VideoId
 from serving.request_options import RequestOptions, RerankRequest, request_options
 from serving.schemas import HomeFeed, UserRecommendations, VideoRecommendations
@@ -25,7 +26,7 @@ ViewerId = Annotated[
 
 @router.get("/users/{user_id}/recommendations", response_model=UserRecommendations)
 async def recommendations(
-    user_id: UserId, service: RecommendationsDep, options: Options
+    user_id: UserId, service: RecommendationsDep, options: Options, _caller: ActingForPathUser
 ) -> UserRecommendations:
     """Top-k videos for a user, each with why it was chosen.
 
@@ -37,7 +38,9 @@ async def recommendations(
 
 
 @router.get("/users/{user_id}/home", response_model=HomeFeed)
-async def home(user_id: UserId, service: RecommendationsDep, options: Options) -> HomeFeed:
+async def home(
+    user_id: UserId, service: RecommendationsDep, options: Options, _caller: ActingForPathUser
+) -> HomeFeed:
     """A user's home feed: for you; because you watched X; trending; new from channels the
     user follows (``k`` per row, each row without the rows above it)."""
     return service.home(user_id, options)
@@ -48,9 +51,13 @@ async def watch_next(
     video_id: VideoId,
     service: RecommendationsDep,
     options: Options,
+    caller: OptionalPrincipal,
+    settings: SettingsDep,
     user_id: ViewerId = None,
 ) -> VideoRecommendations:
     """What to play after a video, ordered for ``user_id`` when given."""
+    if user_id is not None:
+        check_acts_for(caller, user_id, settings)
     return service.watch_next(video_id, user_id, options)
 
 
@@ -71,8 +78,14 @@ async def more_from_creator(
 
 
 @router.post("/rerank", response_model=UserRecommendations)
-async def rerank(body: RerankRequest, service: RecommendationsDep) -> UserRecommendations:
+async def rerank(
+    body: RerankRequest,
+    service: RecommendationsDep,
+    caller: OptionalPrincipal,
+    settings: SettingsDep,
+) -> UserRecommendations:
     """The caller's own ``video_ids`` ordered for ``user_id``: none dropped or added."""
+    check_acts_for(caller, body.user_id, settings)
     options = RequestOptions(
         k=len(body.video_ids), context=body.context, fields=tuple(dict.fromkeys(body.fields))
     )
