@@ -24,6 +24,7 @@ from core.logging import setup_logging
 from core.settings import Settings, get_settings
 from serving.body_limit import BodySizeLimitMiddleware
 from serving.catalogue_snapshot import CatalogueSnapshot
+from serving.error_responses import COMMON_ERRORS
 from serving.event_ingest import EventIngest
 from serving.experiments import ExperimentConflictError, ExperimentRegistry
 from serving.exposure_log import ExposureLog
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Catalogue, HLS streaming and personalized recommendations.",
         version="0.1.0",
         lifespan=lifespan,
+        responses=COMMON_ERRORS,
     )
     app.state.settings = settings
     app.state.recommender = RecommenderService(settings)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.responses import FileResponse, PlainTextResponse, Response
 
 from core.db.models import Video
 from core.errors import NotFoundError
@@ -47,7 +47,16 @@ PLAYLIST_CACHE = "no-cache"
 SEGMENT_CACHE = "public, max-age=86400"
 
 
-@router.get("/{video_id}/manifest.m3u8", response_class=PlainTextResponse)
+@router.get(
+    "/{video_id}/manifest.m3u8",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The master playlist.",
+            "content": {HLS_MEDIA_TYPES[".m3u8"]: {"schema": {"type": "string"}}},
+        }
+    },
+)
 def master_playlist(
     video_id: VideoId, session: SessionDep, settings: SettingsDep
 ) -> PlainTextResponse:
