@@ -28,12 +28,14 @@ db_app = typer.Typer(help="Catalogue database migrations.", no_args_is_help=True
 features_app = typer.Typer(help="The Feast feature store.", no_args_is_help=True)
 media_app = typer.Typer(help="Ingest and transcode videos.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 data_app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
 app.add_typer(features_app, name="features")
 app.add_typer(media_app, name="media")
 app.add_typer(bench_app, name="bench")
+app.add_typer(users_app, name="users")
 
 
 def _settings() -> Settings:
@@ -70,6 +72,32 @@ def db_upgrade(revision: str = "head") -> None:
     settings.paths.ensure()
     upgrade(settings.resolved_database_url, revision)
     typer.echo(f"database at revision {current(settings.resolved_database_url)}")
+
+
+@users_app.command("create")
+def users_create_cmd(
+    username: str,
+    role: Annotated[str, typer.Option(help="viewer, creator or admin.")] = "viewer",
+    email: Annotated[str | None, typer.Option(help="The account's email.")] = None,
+    password_env: Annotated[
+        str, typer.Option(help="Environment variable holding the password (never an argument).")
+    ] = "REELRANK_NEW_PASSWORD",
+) -> None:
+    """Create an account of any role (the first admin is made this way)."""
+    from core.db.session import session_scope
+    from core.types import Role
+    from serving.accounts import create_account
+
+    password = os.environ.get(password_env)
+    if not password:
+        raise ReelRankError(f"set {password_env} to the new account's password")
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise ReelRankError(f"unknown role {role!r} (viewer, creator or admin)") from None
+    with session_scope(_migrated_url()) as session:
+        user = create_account(session, username, password, email, chosen)
+        typer.echo(f"created {chosen.value} {user.username} (id {user.id})")
 
 
 @db_app.command("current")

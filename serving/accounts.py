@@ -62,14 +62,21 @@ def check_password(password: str) -> None:
 
 
 def register(session: Session, username: str, password: str, email: str | None, role: Role) -> User:
-    """A new account; creators get a channel named after them."""
+    """A new viewer or creator account, as people sign up (admins are made by admins)."""
+    if role is Role.ADMIN:
+        raise ReelRankError("admins are made by an admin, not by registration")
+    return create_account(session, username, password, email, role)
+
+
+def create_account(
+    session: Session, username: str, password: str, email: str | None, role: Role
+) -> User:
+    """A new account of any role; creators and admins get a channel named after them."""
     if not USERNAME.match(username):
         raise ReelRankError("username must be 3 to 32 letters, digits, dots, dashes or underscores")
     if email is not None and not EMAIL.match(email):
         raise ReelRankError("email is not a valid address")
     check_password(password)
-    if role is Role.ADMIN:
-        raise ReelRankError("admins are made by an admin, not by registration")
     clash = func.lower(User.username) == username.lower()
     if email:
         clash = or_(clash, User.email == email)
@@ -82,7 +89,7 @@ def register(session: Session, username: str, password: str, email: str | None, 
         session.flush()
     except IntegrityError:
         raise ConflictError("that username or email is already registered") from None
-    if role is Role.CREATOR:
+    if role in (Role.CREATOR, Role.ADMIN):
         ensure_channel(session, user)
     return user
 

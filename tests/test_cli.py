@@ -37,9 +37,9 @@ def test_help_imports_no_heavy_package() -> None:
 
 def test_db_upgrade_and_current(data_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade"]) == 0
-    assert "database at revision 0002" in capsys.readouterr().out
+    assert "database at revision 0003" in capsys.readouterr().out
     assert main(["db", "current"]) == 0
-    assert capsys.readouterr().out.strip() == "0002"
+    assert capsys.readouterr().out.strip() == "0003"
     assert (data_root / "reelrank.db").is_file()
 
 
@@ -226,3 +226,28 @@ def test_export_events_writes_what_the_api_stored(
     assert "exported 2 events" in capsys.readouterr().out
     log = read_events(settings.paths.events_file)
     assert sorted(log["event_type"]) == ["play", "quality_change"]
+
+
+def test_users_create_makes_an_admin_who_can_sign_in(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from core.settings import get_settings
+    from serving.app import create_app
+
+    assert main(["users", "create", "root", "--role", "admin"]) == 2
+    assert "set REELRANK_NEW_PASSWORD" in capsys.readouterr().err
+    monkeypatch.setenv("REELRANK_NEW_PASSWORD", "a long admin password")
+    assert main(["users", "create", "root", "--role", "admin"]) == 0
+    assert "created admin root" in capsys.readouterr().out
+    assert main(["users", "create", "root", "--role", "admin"]) == 2
+    assert "already registered" in capsys.readouterr().err
+    assert main(["users", "create", "other", "--role", "emperor"]) == 2
+    assert "unknown role" in capsys.readouterr().err
+    client = TestClient(create_app(get_settings()))
+    token = client.post(
+        "/auth/token", data={"username": "root", "password": "a long admin password"}
+    ).json()["access_token"]
+    me = client.get("/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me["role"] == "admin"

@@ -228,3 +228,12 @@ def test_admin_routes_by_role_and_by_operator_token(client: TestClient, database
         ).status_code
         == 422
     )
+
+
+def test_registration_never_makes_an_admin(database_url: str) -> None:
+    from core.errors import ReelRankError
+    from core.types import Role
+    from serving import accounts
+
+    with session_scope(database_url) as session, pytest.raises(ReelRankError, match="admins"):
+        accounts.register(session, "sneaky", PASSWORD, None, Role.ADMIN)
