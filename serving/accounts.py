@@ -149,6 +149,7 @@ def authenticate(
         raise AuthenticationError("wrong username or password")
     assert user is not None
     session.execute(delete(LoginFailure).where(LoginFailure.key == keys[0]))
+    purge_login_failures(session, settings)
     return user
 
 
