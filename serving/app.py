@@ -27,7 +27,16 @@ from serving.rate_limit import RateLimitMiddleware
 from serving.recommendation_service import BadRequestError, RecommendationService
 from serving.recommender import ModelUnavailableError, RecommenderService
 from serving.request_options import BadOptionError
-from serving.routes import events, experiments, health, metrics, recommendations, search, videos
+from serving.routes import (
+    analytics,
+    events,
+    experiments,
+    health,
+    metrics,
+    recommendations,
+    search,
+    videos,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +106,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def bad_request(_request: Request, exc: ReelRankError) -> JSONResponse:
         return JSONResponse(status_code=400, content={"detail": str(exc)})
 
-    for module in (health, videos, search, recommendations, events, experiments, metrics):
+    for module in (
+        health,
+        videos,
+        search,
+        recommendations,
+        events,
+        experiments,
+        analytics,
+        metrics,
+    ):
         app.include_router(module.router)
     add_middleware(app, settings)
     return app
