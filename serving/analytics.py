@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Subquery, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Subquery, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from core.db.models import InteractionEvent, Video
@@ -56,8 +56,8 @@ from serving.qoe import SessionQuality, qoe_score
 #: Most views one request scores for QoE (the most recent ones of the window).
 MAX_SCORED = 100_000
 #: Largest plausible seconds (stall, buffer) and start-up milliseconds one event reports.
-MAX_SECONDS = 86_400.0
-MAX_STARTUP_MS = 3_600_000.0
+MAX_SECONDS = 86_400
+MAX_STARTUP_MS = 3_600_000
 #: Width of a QoE histogram bucket.
 QOE_BUCKET = 10
 
@@ -66,11 +66,6 @@ E = InteractionEvent
 WATCH_EVENTS = (EventType.PLAY, EventType.PROGRESS, EventType.COMPLETE)
 #: Events the per-video figures read.
 PLAYER_EVENTS = (*WATCH_EVENTS, EventType.REBUFFER, EventType.QUALITY_CHANGE)
-
-
-def _in_range(value: ColumnElement[Any], high: float) -> ColumnElement[Any]:
-    """``value`` when in ``[0, high]``, else NULL."""
-    return case((and_(value >= 0, value <= high), value))
 
 
 def _of(kind: EventType, value: ColumnElement[Any] | int) -> ColumnElement[Any]:
@@ -90,11 +85,16 @@ def _window(start: datetime, end: datetime) -> ColumnElement[bool]:
 
 def _views(video_id: int, start: datetime, end: datetime) -> Subquery:
     """One row per view of ``video_id`` in the window, with its player figures."""
-    stall = _in_range(
-        func.coalesce(E.value, json_number(E.properties, "duration_ms") / 1000.0), MAX_SECONDS
+    stall = case(
+        (E.value.between(0, MAX_SECONDS), E.value),
+        (
+            E.value.is_(None),
+            json_number(E.properties, "duration_ms", 0, 1000 * MAX_SECONDS) / 1000.0,
+        ),
     )
-    reason = json_text(E.properties, "reason")
-    not_manual = or_(reason.is_(None), reason != "manual")
+    startup = json_number(E.properties, "startup_ms", 0, MAX_STARTUP_MS)
+    buffer = json_number(E.properties, "buffer_s", 0, MAX_SECONDS)
+    automatic = func.coalesce(json_text(E.properties, "reason"), "") != "manual"
     return (
         select(
             E.user_id.label("user_id"),
@@ -103,21 +103,11 @@ def _views(video_id: int, start: datetime, end: datetime) -> Subquery:
             ).label("watch"),
             func.coalesce(func.max(_of(EventType.COMPLETE, 1)), 0).label("completed"),
             func.coalesce(func.sum(_of(EventType.REBUFFER, stall)), 0.0).label("stall"),
-            func.count(case((and_(E.event_type == EventType.QUALITY_CHANGE, not_manual), 1))).label(
+            func.count(case((and_(E.event_type == EventType.QUALITY_CHANGE, automatic), 1))).label(
                 "switches"
             ),
-            func.max(
-                _of(
-                    EventType.PLAY,
-                    _in_range(json_number(E.properties, "startup_ms"), MAX_STARTUP_MS),
-                )
-            ).label("startup_ms"),
-            func.avg(
-                _of(
-                    EventType.PROGRESS,
-                    _in_range(json_number(E.properties, "buffer_s"), MAX_SECONDS),
-                )
-            ).label("buffer_s"),
+            func.max(_of(EventType.PLAY, startup)).label("startup_ms"),
+            func.avg(_of(EventType.PROGRESS, buffer)).label("buffer_s"),
             func.max(E.event_timestamp).label("last_at"),
         )
         .where(E.video_id == video_id, E.event_type.in_(PLAYER_EVENTS), _window(start, end))

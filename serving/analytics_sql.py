@@ -1,5 +1,6 @@
 """Portable SQL expressions the analytics queries need, compiled for SQLite and PostgreSQL:
-the UTC calendar day of a timestamp, and a number or a string read from a JSON column.
+the UTC calendar day of a timestamp, and a number (in a range) or a string read from a JSON
+column.
 
 SQLite keeps timestamps as naive UTC text (``YYYY-MM-DD HH:MM:SS.ffffff``) and JSON as text
 (read with its JSON1 functions); PostgreSQL keeps ``timestamptz`` and ``json``. A JSON value
@@ -58,11 +59,18 @@ class _JsonField(FunctionElement[Any]):
 
 
 class json_number(_JsonField):
-    """A numeric property as a float (NULL when missing or not a JSON number)."""
+    """A numeric property in ``[low, high]`` as a float; NULL when missing, not a JSON number
+    or out of range. One JSON read per row on PostgreSQL (a JSON path with the range test)."""
 
     type = Float()
     name = "json_number"
     inherit_cache = False
+
+    def __init__(self, column: ColumnExpressionArgument[Any], key: str, low: int, high: int):
+        if not low <= high:
+            raise ValueError(f"empty range [{low}, {high}]")
+        self.low, self.high = int(low), int(high)
+        super().__init__(column, key)
 
 
 class json_text(_JsonField):
@@ -76,19 +84,19 @@ class json_text(_JsonField):
 @compiles(json_number)
 def _number_sqlite(element: json_number, compiler: SQLCompiler, **kw: Any) -> str:
     column, path = compiler.process(element.clauses, **kw), f"'$.{element.key}'"
+    value = f"json_extract({column}, {path})"
     return (
         f"CASE WHEN json_type({column}, {path}) IN ('integer', 'real') "
-        f"THEN json_extract({column}, {path}) END"
+        f"AND {value} BETWEEN {element.low} AND {element.high} THEN {value} END"
     )
 
 
 @compiles(json_number, "postgresql")
 def _number_postgres(element: json_number, compiler: SQLCompiler, **kw: Any) -> str:
-    column, key = compiler.process(element.clauses, **kw), f"'{element.key}'"
-    return (
-        f"CASE WHEN json_typeof(({column}) -> {key}) = 'number' "
-        f"THEN CAST(({column}) ->> {key} AS DOUBLE PRECISION) END"
-    )
+    column = compiler.process(element.clauses, **kw)
+    test = f'@.type() == "number" && @ >= {element.low} && @ <= {element.high}'
+    path = f"'$.{element.key} ? ({test})'"
+    return f"CAST(jsonb_path_query_first(CAST({column} AS JSONB), {path}) AS DOUBLE PRECISION)"
 
 
 @compiles(json_text)

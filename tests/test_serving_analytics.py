@@ -93,10 +93,11 @@ def _events() -> list[dict[str, Any]]:
         # C1: no session id, a nonsense start-up (missing), an empty buffer, 60 s watched
         _ev(1, 10, "play", c1, properties={"startup_ms": -5}),
         _ev(1, 10, "progress", c1 + MINUTE, watch_seconds=60.0, properties={"buffer_s": 0}),
-        # C2: the next day, a start-up that is no number, an absurd stall (ignored), 40 s
+        # C2: the next day, a start-up and a buffer that are no numbers, an absurd stall
+        # (all ignored), 40 s
         _ev(1, 10, "play", c2, properties={"startup_ms": "slow"}),
         _ev(1, 10, "rebuffer", c2 + MINUTE, value=1e9),
-        _ev(1, 10, "progress", c2 + MINUTE, watch_seconds=40.0),
+        _ev(1, 10, "progress", c2 + MINUTE, watch_seconds=40.0, properties={"buffer_s": True}),
         # user 4's impression of video 12 makes no view and no active viewer
         _ev(4, 12, "impression", c2),
         # user 3 again on D+2: an orphan progress, active but no view
