@@ -38,6 +38,7 @@ from serving.recommender import ModelUnavailableError, RecommenderService
 from serving.request_options import BadOptionError
 from serving.routes import (
     account,
+    analytics,
     auth,
     events,
     experiments,
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recommendations,
         events,
         experiments,
+        analytics,
         metrics,
     ):
         app.include_router(module.router)

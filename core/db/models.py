@@ -276,6 +276,8 @@ class InteractionEvent(Base):
         # covers a viewer's history read (newest first, by type) without touching the table
         Index("ix_events_user_history", "user_id", "event_timestamp", "event_type", "video_id"),
         Index("ix_events_video_time", "video_id", "event_timestamp"),
+        # windows over all videos (analytics' top list and daily actives, trending counts)
+        Index("ix_events_time_type", "event_timestamp", "event_type", "video_id", "user_id"),
     )
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)

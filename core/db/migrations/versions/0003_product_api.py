@@ -1,5 +1,5 @@
 """product API: accounts (API keys, sessions, login throttling), playback sessions, tus uploads,
-premium videos, comment edits and moderation, shareable playlists
+premium videos, comment edits and moderation, shareable playlists, an events index by time
 
 Revision ID: 0003
 Revises: 0002
@@ -22,6 +22,11 @@ _VISIBILITY = sa.Enum(
 
 
 def upgrade() -> None:
+    op.create_index(
+        "ix_events_time_type",
+        "interaction_events",
+        ["event_timestamp", "event_type", "video_id", "user_id"],
+    )
     with op.batch_alter_table("videos") as batch:
         batch.add_column(
             sa.Column("premium", sa.Boolean(), nullable=False, server_default=sa.false())
@@ -141,3 +146,4 @@ def downgrade() -> None:
     with op.batch_alter_table("videos") as batch:
         batch.drop_column("updated_at")
         batch.drop_column("premium")
+    op.drop_index("ix_events_time_type", table_name="interaction_events")
