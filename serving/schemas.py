@@ -28,6 +28,7 @@ class VideoOut(BaseModel):
     channel_id: int | None
     published_at: datetime | None
     manifest_url: str | None = None
+    premium: bool = Field(False, description="Playback needs a premium plan.")
 
 
 class VideoPage(BaseModel):
@@ -37,6 +38,9 @@ class VideoPage(BaseModel):
     total: int
     limit: int
     offset: int
+    next_cursor: str | None = Field(
+        None, description="Pass as ``cursor`` for the next page; null on the last page."
+    )
 
 
 class Health(BaseModel):
