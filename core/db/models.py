@@ -20,7 +20,9 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 from core.types import (
     VIDEO_TRANSITIONS,
@@ -51,11 +53,24 @@ def _enum(cls: type) -> SAEnum:
     )
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp on every engine: SQLite keeps no offset, so values read back
+    without one are UTC (which is what every writer stores)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 class Base(DeclarativeBase):
     """Declarative base of every catalogue table."""
 
     type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: DateTime(timezone=True),
+        datetime: UTCDateTime(),
         dict[str, Any]: JSON,
     }
 
@@ -100,6 +115,7 @@ class Video(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_videos_source_external"),
         Index("ix_videos_visibility_status", "visibility", "status"),
+        Index("ix_videos_published", "published_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

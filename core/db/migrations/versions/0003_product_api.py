@@ -22,6 +22,7 @@ _VISIBILITY = sa.Enum(
 
 
 def upgrade() -> None:
+    op.create_index("ix_videos_published", "videos", ["published_at", "id"])
     op.create_index(
         "ix_events_time_type",
         "interaction_events",
@@ -147,3 +148,4 @@ def downgrade() -> None:
         batch.drop_column("updated_at")
         batch.drop_column("premium")
     op.drop_index("ix_events_time_type", table_name="interaction_events")
+    op.drop_index("ix_videos_published", table_name="videos")
