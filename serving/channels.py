@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core.db.models import Channel, Follow, User, Video
+from core.db.models import Channel, Follow, User, Video, utcnow
 from core.errors import NotFoundError, PermissionDeniedError
 from core.types import VideoStatus, Visibility
 from serving.auth import Principal
@@ -61,8 +61,12 @@ def edit_channel(
     channel = get_channel(session, channel_id)
     if channel.owner_id != principal.user_id and not principal.is_admin:
         raise PermissionDeniedError("only the channel's owner may edit it")
-    if edit.name is not None:
+    if edit.name is not None and edit.name.strip() != channel.name:
         channel.name = edit.name.strip()
+        # the creator's name is part of each video's search text: mark them changed
+        session.execute(
+            update(Video).where(Video.channel_id == channel.id).values(updated_at=utcnow())
+        )
     if edit.description is not None:
         channel.description = edit.description
     session.commit()

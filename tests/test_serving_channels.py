@@ -95,3 +95,24 @@ def test_only_the_owner_edits_a_channel(client: TestClient, database_url: str) -
     for bad in ({"name": ""}, {"name": "   "}, {"name": "n" * 129}, {"extra": 1}):
         assert client.patch(f"/channels/{channel}", json=bad, headers=mine).status_code == 422
     assert client.get(f"/channels/{channel}").json()["name"] == "Maker's Shop"
+
+
+def test_a_rename_marks_the_channels_videos_changed(client: TestClient, database_url: str) -> None:
+    from core.db.models import Video
+    from core.db.session import session_scope
+
+    owner = register(client, "renamer", role="creator")
+    channel = own_channel(database_url, owner)
+    with session_scope(database_url) as session:
+        video = Video(title="clip", channel_id=channel)
+        session.add(video)
+        session.flush()
+        video_id = video.id
+    mine = sign_in(client, "renamer")
+    assert (
+        client.patch(f"/channels/{channel}", json={"name": "New Name"}, headers=mine).status_code
+        == 200
+    )
+    with session_scope(database_url) as session:
+        changed = session.get(Video, video_id)
+        assert changed is not None and changed.updated_at is not None
