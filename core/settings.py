@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     playback_lease_s: int = Field(
         90, ge=10, description="A playback session is live while renewed within this time."
     )
+    search_semantic: bool = Field(
+        True,
+        description="Fuse semantic matches (MiniLM text vectors, encoded in the background by "
+        "each worker) into search; off: lexical search only.",
+    )
     anonymous_user_routes: bool = Field(
         True,
         description="Let callers without credentials read a user's recommendations and post "

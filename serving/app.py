@@ -54,6 +54,7 @@ from serving.routes import (
     users_admin,
     videos,
 )
+from serving.search_service import SearchService
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.event_sink, app.state.feature_pusher = ingest.sink, ingest.pusher
         watcher = ModelWatcher(app.state.recommender, settings.model_check_interval_s)
         watcher.start()
+        app.state.search.start()
         try:
             yield
         finally:
+            app.state.search.stop()
             watcher.stop()
             ingest.close()
             app.state.exposures.close()
@@ -89,6 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalogue = CatalogueSnapshot(settings.resolved_database_url)
     app.state.experiments = ExperimentRegistry(settings.resolved_database_url)
     app.state.exposures = ExposureLog(settings.resolved_database_url)
+    app.state.search = SearchService(
+        settings.resolved_database_url, settings.paths.packages, semantic=settings.search_semantic
+    )
     app.state.recommendations = RecommendationService(
         app.state.recommender, app.state.catalogue, app.state.experiments, app.state.exposures
     )

@@ -35,6 +35,13 @@ def service_unavailable(what: str, reason: str) -> None:
     pytest.skip(message)
 
 
+@pytest.fixture(autouse=True)
+def lexical_search_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apps under test search lexically unless a test turns semantic search on: each app
+    would otherwise load the MiniLM model and encode its catalogue in the background."""
+    monkeypatch.setenv("REELRANK_SEARCH_SEMANTIC", "false")
+
+
 @pytest.fixture
 def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh data root, wired into ``get_settings()`` for the test."""
