@@ -159,6 +159,7 @@ def bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     unknown = set(frame.columns) - set(table.columns.keys())
     if unknown:
         raise ValueError(f"{table.name} has no columns {sorted(unknown)}")
+    frame = _with_scalar_defaults(table, frame)
     columns = [name for name in table.columns.keys() if name in frame.columns]  # noqa: SIM118
     frame = frame[columns]  # the compiled statement lists columns in table order
     postgres = conn.dialect.name == "postgresql"
@@ -178,6 +179,19 @@ def bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
         else:
             conn.exec_driver_sql(sql, rows)
     return len(frame)
+
+
+def _with_scalar_defaults(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` plus the table's columns it lacks that have a constant default (a compiled
+    insert would expect a value for them)."""
+    missing = {
+        column.name: column.default.arg  # type: ignore[attr-defined]
+        for column in table.columns
+        if column.name not in frame.columns
+        and column.default is not None
+        and column.default.is_scalar
+    }
+    return frame.assign(**missing) if missing else frame
 
 
 def _driver_rows(frame: pd.DataFrame, *, postgres: bool) -> list[tuple[Any, ...]]:
