@@ -27,6 +27,7 @@ from serving.event_ingest import EventIngest
 from serving.experiments import ExperimentConflictError, ExperimentRegistry
 from serving.exposure_log import ExposureLog
 from serving.filter_expr import FilterError
+from serving.media_queue import MediaQueue
 from serving.metrics import multiprocess_dir, prepare_multiprocess_dir
 from serving.middleware import RequestContextMiddleware
 from serving.model_watcher import ModelWatcher
@@ -44,6 +45,8 @@ from serving.routes import (
     recommendations,
     search,
     streaming,
+    studio,
+    uploads,
     users_admin,
     videos,
 )
@@ -63,9 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.event_sink, app.state.feature_pusher = ingest.sink, ingest.pusher
         watcher = ModelWatcher(app.state.recommender, settings.model_check_interval_s)
         watcher.start()
+        app.state.media_queue.start()
         try:
             yield
         finally:
+            app.state.media_queue.stop()
             watcher.stop()
             ingest.close()
             app.state.exposures.close()
@@ -81,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalogue = CatalogueSnapshot(settings.resolved_database_url)
     app.state.experiments = ExperimentRegistry(settings.resolved_database_url)
     app.state.exposures = ExposureLog(settings.resolved_database_url)
+    app.state.media_queue = MediaQueue(settings)
     app.state.recommendations = RecommendationService(
         app.state.recommender, app.state.catalogue, app.state.experiments, app.state.exposures
     )
@@ -142,6 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users_admin,
         videos,
         streaming,
+        uploads,
+        studio,
         search,
         recommendations,
         events,
@@ -162,9 +170,20 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "PATCH", "HEAD", "DELETE"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "Location",
+                "Upload-Offset",
+                "Upload-Length",
+                "Upload-Expires",
+                "Tus-Resumable",
+                "Tus-Version",
+                "Tus-Extension",
+                "Tus-Max-Size",
+            ],
         )
     app.add_middleware(RequestContextMiddleware)
 
