@@ -51,6 +51,7 @@ class MediaQueue:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._busy: str | None = None
+        self._started_ray = False
 
     def start(self) -> None:
         """Start the worker (it first recovers uploads left unfinished by a dead worker)."""
@@ -66,6 +67,11 @@ class MediaQueue:
             self._thread.join(timeout_s)
             if self._thread.is_alive():
                 log.warning("media queue: upload %s still processing at shutdown", self._busy)
+                return
+        if self._started_ray:
+            import ray
+
+            ray.shutdown()
 
     def submit(self, upload_id: str, stamp: datetime) -> None:
         """Process a just-completed upload (``stamp``: its ``updated_at`` at completion)."""
@@ -246,5 +252,10 @@ class MediaQueue:
             log.info("upload %s: video %s is ready", upload_id, video_id)
 
     def _start_ray(self) -> None:
-        if self.on_ray:
-            init_ray(self.settings.resolved_ray_address, self.settings.paths.ray_tmp)
+        """Start (or join) Ray for the job, once per process."""
+        if self.on_ray and not self._started_ray:
+            import ray
+
+            if not ray.is_initialized():
+                init_ray(self.settings.resolved_ray_address, self.settings.paths.ray_tmp)
+                self._started_ray = True
