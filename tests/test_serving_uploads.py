@@ -276,3 +276,71 @@ def test_a_real_clip_becomes_playable(
     assert progress["upload_id"] == upload_id
     mine = client.get("/me/videos", headers=creator).json()
     assert [v["id"] for v in mine["items"]] == [video_id]
+
+
+def _age_claim(database_url: str, upload_id: str, seconds: float = 3600) -> None:
+    """Make the upload's claim look abandoned (its worker died ``seconds`` ago)."""
+    with session_scope(database_url) as session:
+        row = session.get(Upload, upload_id)
+        assert row is not None
+        row.updated_at = utcnow() - timedelta(seconds=seconds)
+
+
+def test_restart_processes_uploads_whose_worker_died(
+    settings: Settings, database_url: str, tmp_path: Path
+) -> None:
+    data = small_clip(tmp_path).read_bytes()
+    dead = TestClient(create_app(settings))  # no lifespan: its queue never runs
+    register(dead, "ada", role="creator")
+    headers = sign_in(dead, "ada")
+    upload_id = create(dead, headers, len(data), filename="orphan.mp4")
+    send_all(dead, headers, upload_id, data)
+    assert dead.get(f"/uploads/{upload_id}", headers=headers).json()["state"] == "processing"
+    _age_claim(database_url, upload_id)
+    with TestClient(create_app(settings)) as client:  # a new server process starts
+        status = settled(client, headers, upload_id)
+    assert status["state"] == "ready", status
+
+
+def test_restart_resumes_a_job_whose_runner_died(
+    client: TestClient,
+    creator: dict[str, str],
+    settings: Settings,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy import select
+
+    from core.db.models import ProcessingJob
+    from core.types import JobState
+    from media.jobs.state import JobDetail
+
+    data = small_clip(tmp_path).read_bytes()
+    upload_id = create(client, creator, len(data), filename="lost.mp4")
+    send_all(client, creator, upload_id, data)
+    video_id = settled(client, creator, upload_id)["video_id"]
+    with session_scope(database_url) as session:  # the runner dies before it says it is done
+        job = session.scalars(select(ProcessingJob).where(ProcessingJob.video_id == video_id)).one()
+        detail = JobDetail.from_json(job.detail)
+        detail.heartbeat_at = utcnow() - timedelta(seconds=600)
+        job.detail, job.state, job.finished_at = detail.to_json(), JobState.RUNNING, None
+        runs = {key: unit.runs for key, unit in detail.units.items()}
+        upload = session.get(Upload, upload_id)
+        assert upload is not None
+        upload.state = "processing"
+    _age_claim(database_url, upload_id)
+    lost = client.get(f"/videos/{video_id}/processing", headers=creator).json()
+    assert lost["job_state"] == "failed"  # no heartbeat: reads as failed
+    with TestClient(create_app(settings)) as restarted:
+        status = settled(restarted, creator, upload_id)
+
+        def job_done() -> dict[str, Any]:
+            return dict(restarted.get(f"/videos/{video_id}/processing", headers=creator).json())
+
+        wait_for(job_done, lambda body: body["job_state"] == "succeeded", 60)
+    assert status["state"] == "ready"
+    with session_scope(database_url) as session:
+        job = session.scalars(select(ProcessingJob).where(ProcessingJob.video_id == video_id)).one()
+        assert job.attempts == 2
+        resumed = JobDetail.from_json(job.detail)
+    assert {key: unit.runs for key, unit in resumed.units.items()} == runs  # nothing redone
