@@ -1,5 +1,8 @@
 """Background processing of completed uploads in the API process: ingest, transcode, extras.
 
+An upload stays ``processing`` (its status reads ready as soon as its video plays) until the
+whole ladder and the extras are done; then it is ``ready``.
+
 The database is the queue: a completed upload is ``processing`` until its video is ready or
 failed. A worker claims an upload by moving its ``updated_at`` stamp (compare-and-set, so one
 process of several wins) and keeps stamping it while it works. Uploads submitted here are
@@ -29,9 +32,9 @@ from media.errors import MediaError
 from media.ingest.upload import IngestLimits, ingest_file
 from media.jobs.records import find_job, lost_for
 from media.jobs.runner import process_video, resume_job
-from media.jobs.state import PublishedRung
 from media.ray_runtime import init_ray
 from media.video_records import record_failure
+from serving.package_extras import make_extras
 from serving.uploads import FAILED, PROCESSING, READY, drop_expired, partial_path
 
 log = logging.getLogger(__name__)
@@ -168,12 +171,6 @@ class MediaQueue:
         if state in (READY, FAILED):
             partial_path(self.settings, upload_id).unlink(missing_ok=True)
 
-    def _mark_playable(self, upload_id: str) -> None:
-        with session_scope(self.url) as session:
-            upload = session.get(Upload, upload_id)
-            if upload is not None and upload.state == PROCESSING:
-                upload.state, upload.updated_at = READY, utcnow()
-
     def _failure(self, video_id: int, fallback: str) -> tuple[str, str | None]:
         """The upload's end state after an error: ready if the video plays anyway (a better
         rung failed), else failed with the video's reason."""
@@ -226,21 +223,16 @@ class MediaQueue:
                     )
                     partial.unlink(missing_ok=True)
                     self._start_ray()
-
-                    def playable(rung: PublishedRung) -> None:
-                        self._mark_playable(upload_id)
-
-                    process_video(
-                        self.url,
-                        video_id,
-                        accepted.local_path,
-                        root,
-                        on_ray=self.on_ray,
-                        on_publish=playable,
+                    package = process_video(
+                        self.url, video_id, accepted.local_path, root, on_ray=self.on_ray
                     )
                 elif job.state is not JobState.SUCCEEDED:
                     self._start_ray()
-                    resume_job(self.url, video_id, root, on_ray=self.on_ray)
+                    package = resume_job(self.url, video_id, root, on_ray=self.on_ray)
+                else:
+                    package = None
+                if package is not None:
+                    make_extras(self.url, package, self.settings.paths.embeddings_file, self.on_ray)
             except MediaError as exc:
                 self._finish(upload_id, *self._failure(video_id, str(exc)))
                 return

@@ -1,5 +1,6 @@
 """A video's way from upload to ready, stage by stage: upload, probe, transcode (per rung),
-package, ready; read from its upload row and its transcoding job (``media.jobs.records``)."""
+package, ready, then the extras (validate, poster, storyboard, download, embeddings); read
+from its upload row, its transcoding job (``media.jobs.records``) and its extras row."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from core.settings import Settings
 from core.types import JobState, VideoStatus
 from media.jobs.records import JobStatus, job_status
 from media.jobs.state import UNIT_DONE
+from serving.package_extras import STEPS, extras_job
 from serving.upload_models import ProcessingOut, RungOut, StageOut
 from serving.uploads import PROCESSING, RECEIVING, aware
 
@@ -91,6 +93,27 @@ def _package_stage(job: JobStatus | None) -> StageOut:
     return StageOut(name="package", state=state, progress=round(share, 4), detail=detail)
 
 
+def _extras_stages(database_url: str, video: Video) -> list[StageOut]:
+    job = extras_job(database_url, video.id)
+    steps: dict[str, dict[str, str | None]] = job.detail.get("steps", {}) if job else {}
+    stages = []
+    for name in STEPS:
+        step = steps.get(name, {})
+        state = step.get("state") or (
+            "skipped" if video.status is VideoStatus.FAILED else "pending"
+        )
+        done = state in ("done", "failed", "skipped")
+        stages.append(
+            StageOut(
+                name=name,
+                state=state,
+                progress=1.0 if done else 0.0,
+                detail=step.get("note"),
+            )
+        )
+    return stages
+
+
 def _ready_stage(video: Video) -> StageOut:
     if video.status is VideoStatus.READY:
         return StageOut(name="ready", state="done", progress=1.0, detail="playable")
@@ -122,6 +145,7 @@ def processing_of(session: Session, settings: Settings, video: Video) -> Process
             _transcode_stage(video, job),
             _package_stage(job),
             _ready_stage(video),
+            *_extras_stages(settings.resolved_database_url, video),
         ],
         rungs=_rungs(job) if job else [],
         manifest_url=f"/videos/{video.id}/manifest.m3u8" if video.renditions else None,

@@ -20,6 +20,7 @@ from core.settings import Settings
 from core.types import JobState, VideoStatus, Visibility
 from media.jobs.records import find_job, lost_for
 from serving.auth import Principal
+from serving.package_extras import forget_embeddings
 from serving.upload_models import StudioPage, StudioVideo, VideoFields
 from serving.uploads import FAILED, PROCESSING, RECEIVING, aware, partial_path
 
@@ -113,8 +114,8 @@ def video_files(settings: Settings, video_id: int) -> list[Path]:
 
 
 def delete_video(session: Session, settings: Settings, principal: Principal, video_id: int) -> None:
-    """Delete the video (its renditions, jobs, comments, ratings ... cascade), then its files;
-    409 while a live worker is still processing it."""
+    """Delete the video (its renditions, jobs, comments, ratings ... cascade), then its files
+    and its content vector; 409 while a live worker is still processing it."""
     video = owned_video(session, principal, video_id)
     if _busy(session, settings, video):
         raise ConflictError(
@@ -135,4 +136,5 @@ def delete_video(session: Session, settings: Settings, principal: Principal, vid
             path.unlink(missing_ok=True)
     for upload_id in uploads:
         partial_path(settings, upload_id).unlink(missing_ok=True)
+    forget_embeddings(settings.paths.embeddings_file, video_id)
     log.info("video %s deleted with its files", video_id)

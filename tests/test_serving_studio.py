@@ -17,7 +17,7 @@ from core.settings import Settings
 from core.types import VideoStatus, Visibility
 from serving.app import create_app
 from tests.account_helpers import make_admin, register, sign_in
-from tests.test_serving_uploads import create, send_all, settled
+from tests.test_serving_uploads import create, processed, send_all, settled
 
 
 @pytest.fixture
@@ -155,8 +155,11 @@ def test_delete_removes_the_row_and_the_files(
     package = paths.packages / str(video_id)
     originals = list(paths.originals.glob(f"{video_id}.*"))
     assert package.is_dir() and originals
-    processing = client.get(f"/videos/{video_id}/processing", headers=ada).json()
+    processing = processed(client, ada, video_id)
     assert processing["job_state"] == "succeeded"
+    from media.enrich.embeddings import read_embeddings
+
+    assert video_id in set(read_embeddings(paths.embeddings_file)["video_id"])
     assert client.delete(f"/videos/{video_id}", headers=people["bob"]).status_code == 403
     assert client.delete(f"/videos/{video_id}", headers=people["vic"]).status_code == 403
     assert package.is_dir()
@@ -169,5 +172,6 @@ def test_delete_removes_the_row_and_the_files(
     assert client.get(f"/videos/{video_id}/manifest.m3u8").status_code == 404
     assert client.delete(f"/videos/{video_id}", headers=ada).status_code == 404
     assert client.get("/me/videos", headers=ada).json()["total"] == 0
+    assert video_id not in set(read_embeddings(paths.embeddings_file)["video_id"])
     with session_scope(database_url) as session:
         assert session.get(Video, video_id) is None

@@ -18,7 +18,15 @@ from core.db.session import session_scope
 from core.settings import Settings
 from serving.app import create_app
 from tests.account_helpers import make_admin, register, sign_in
-from tests.upload_helpers import OCTETS, TUS, metadata, small_clip, wait_for
+from tests.upload_helpers import (
+    OCTETS,
+    TUS,
+    metadata,
+    processing_over,
+    small_clip,
+    wait_for,
+    wait_processed,
+)
 
 MAX_UPLOAD = 5 * 2**20
 
@@ -92,6 +100,17 @@ def settled(client: TestClient, headers: dict[str, str], upload_id: str) -> dict
         return dict(answer.json())
 
     return wait_for(read, lambda body: body["state"] in ("ready", "failed"), 120)
+
+
+def processed(client: TestClient, headers: dict[str, str], video_id: int) -> dict[str, Any]:
+    """The video's processing status once every stage, extras included, has ended."""
+
+    def read() -> dict[str, Any]:
+        answer = client.get(f"/videos/{video_id}/processing", headers=headers)
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    return wait_processed(read)
 
 
 def test_options_announce_the_protocol(client: TestClient) -> None:
@@ -268,10 +287,27 @@ def test_a_real_clip_becomes_playable(
     assert manifest.status_code == 200 and "#EXTM3U" in manifest.text
     stored = next(settings.paths.originals.glob(f"{video_id}.*"))
     assert stored.read_bytes() == data
-    progress = client.get(f"/videos/{video_id}/processing", headers=creator).json()
+    progress = processed(client, creator, video_id)
     stages = {s["name"]: s["state"] for s in progress["stages"]}
-    assert stages["upload"] == "done" and stages["probe"] == "done"
-    assert stages["ready"] == "done"
+    assert set(stages) == {
+        "upload",
+        "probe",
+        "transcode",
+        "package",
+        "ready",
+        "validate",
+        "poster",
+        "storyboard",
+        "download",
+        "embeddings",
+    }
+    assert set(stages.values()) == {"done"}, progress["stages"]
+    package = settings.paths.packages / str(video_id)
+    assert (package / "poster.jpg").is_file() and (package / "download.mp4").is_file()
+    from media.enrich.embeddings import read_embeddings
+
+    assert video_id in set(read_embeddings(settings.paths.embeddings_file)["video_id"])
+    assert client.get(f"/uploads/{upload_id}", headers=creator).json()["state"] == "ready"
     assert progress["rungs"] and progress["rungs"][0]["state"] == "published"
     assert progress["upload_id"] == upload_id
     mine = client.get("/me/videos", headers=creator).json()
@@ -299,7 +335,8 @@ def test_restart_processes_uploads_whose_worker_died(
     _age_claim(database_url, upload_id)
     with TestClient(create_app(settings)) as client:  # a new server process starts
         status = settled(client, headers, upload_id)
-    assert status["state"] == "ready", status
+        assert status["state"] == "ready", status
+        assert processing_over(processed(client, headers, status["video_id"]))
 
 
 def test_restart_resumes_a_job_whose_runner_died(
@@ -319,8 +356,13 @@ def test_restart_resumes_a_job_whose_runner_died(
     upload_id = create(client, creator, len(data), filename="lost.mp4")
     send_all(client, creator, upload_id, data)
     video_id = settled(client, creator, upload_id)["video_id"]
+    processed(client, creator, video_id)
     with session_scope(database_url) as session:  # the runner dies before it says it is done
-        job = session.scalars(select(ProcessingJob).where(ProcessingJob.video_id == video_id)).one()
+        job = session.scalars(
+            select(ProcessingJob).where(
+                ProcessingJob.video_id == video_id, ProcessingJob.kind == "transcode"
+            )
+        ).one()
         detail = JobDetail.from_json(job.detail)
         detail.heartbeat_at = utcnow() - timedelta(seconds=600)
         job.detail, job.state, job.finished_at = detail.to_json(), JobState.RUNNING, None
@@ -334,13 +376,15 @@ def test_restart_resumes_a_job_whose_runner_died(
     with TestClient(create_app(settings)) as restarted:
         status = settled(restarted, creator, upload_id)
 
-        def job_done() -> dict[str, Any]:
-            return dict(restarted.get(f"/videos/{video_id}/processing", headers=creator).json())
-
-        wait_for(job_done, lambda body: body["job_state"] == "succeeded", 60)
+        over = processed(restarted, creator, video_id)
+        assert over["job_state"] == "succeeded"
     assert status["state"] == "ready"
     with session_scope(database_url) as session:
-        job = session.scalars(select(ProcessingJob).where(ProcessingJob.video_id == video_id)).one()
+        job = session.scalars(
+            select(ProcessingJob).where(
+                ProcessingJob.video_id == video_id, ProcessingJob.kind == "transcode"
+            )
+        ).one()
         assert job.attempts == 2
         resumed = JobDetail.from_json(job.detail)
     assert {key: unit.runs for key, unit in resumed.units.items()} == runs  # nothing redone

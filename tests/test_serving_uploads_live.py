@@ -22,7 +22,7 @@ from core.db.session import session_scope
 from media.jobs.state import JobDetail
 from tests.account_helpers import register, sign_in
 from tests.live_server import live_server
-from tests.upload_helpers import TUS, small_clip, wait_for
+from tests.upload_helpers import TUS, small_clip, wait_for, wait_processed
 
 CHUNK = 8 * 1024
 
@@ -148,9 +148,16 @@ def test_upload_transcoded_on_ray(server: tuple[str, str], tmp_path: Path) -> No
     assert status["state"] == "ready", status
     with session_scope(url) as session:
         job = session.scalars(
-            select(ProcessingJob).where(ProcessingJob.video_id == status["video_id"])
+            select(ProcessingJob).where(
+                ProcessingJob.video_id == status["video_id"], ProcessingJob.kind == "transcode"
+            )
         ).one()
         detail = JobDetail.from_json(job.detail)
     nodes = {unit.node for unit in detail.units.values()}
     assert nodes and "local" not in nodes and None not in nodes  # Ray node ids
+    over = wait_processed(
+        lambda: httpx.get(f"{base}/videos/{status['video_id']}/processing", headers=headers).json(),
+        240,
+    )
+    assert {s["name"]: s["state"] for s in over["stages"]}["embeddings"] == "done", over
     assert httpx.get(f"{base}/videos/{status['video_id']}/manifest.m3u8").status_code == 200

@@ -36,3 +36,16 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s; last answer: {answer}")
         time.sleep(0.2)
+
+
+FINAL = ("done", "failed", "skipped")
+
+
+def processing_over(body: dict[str, Any]) -> bool:
+    """Whether every stage of a ``/videos/{id}/processing`` answer has ended."""
+    return all(stage["state"] in FINAL for stage in body["stages"])
+
+
+def wait_processed(read: Callable[[], dict[str, Any]], timeout_s: float = 180) -> dict[str, Any]:
+    """Poll a video's processing status until every stage, extras included, has ended."""
+    return wait_for(read, processing_over, timeout_s)
