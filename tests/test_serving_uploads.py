@@ -4,6 +4,7 @@ in-process): a real clip becomes a playable video, hostile files fail with their
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,6 +18,7 @@ from core.db.models import Upload, utcnow
 from core.db.session import session_scope
 from core.settings import Settings
 from serving.app import create_app
+from serving.uploads import drop_expired
 from tests.account_helpers import make_admin, register, sign_in
 from tests.upload_helpers import (
     OCTETS,
@@ -219,7 +221,7 @@ def test_termination_deletes_the_bytes(
 
 
 def test_expired_uploads_are_refused(
-    client: TestClient, creator: dict[str, str], database_url: str
+    client: TestClient, creator: dict[str, str], database_url: str, settings: Settings
 ) -> None:
     upload_id = create(client, creator, 10)
     with session_scope(database_url) as session:
@@ -230,6 +232,23 @@ def test_expired_uploads_are_refused(
     assert patch(client, creator, upload_id, 0, b"x").status_code == 410
     status = client.get(f"/uploads/{upload_id}", headers=creator).json()
     assert status["state"] == "failed" and "expired" in status["error"]
+    partial = settings.paths.media / "uploads" / f"{upload_id}.part"
+    assert partial.is_file()
+    assert drop_expired(settings) == 1  # what the media queue's periodic scan runs
+    assert not partial.exists()
+    assert head(client, creator, upload_id).status_code == 410
+
+
+def test_a_second_writer_is_told_to_retry(
+    client: TestClient, creator: dict[str, str], settings: Settings
+) -> None:
+    upload_id = create(client, creator, 10)
+    partial = settings.paths.media / "uploads" / f"{upload_id}.part"
+    with partial.open("r+b") as held:  # another request is appending to the upload
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        busy = patch(client, creator, upload_id, 0, b"abc")
+        assert busy.status_code == 423 and busy.headers["Tus-Resumable"] == "1.0.0"
+    assert patch(client, creator, upload_id, 0, b"abc").status_code == 204
 
 
 def test_zero_length_upload_fails_with_its_reason(
@@ -329,7 +348,9 @@ def test_restart_processes_uploads_whose_worker_died(
     dead = TestClient(create_app(settings))  # no lifespan: its queue never runs
     register(dead, "ada", role="creator")
     headers = sign_in(dead, "ada")
-    upload_id = create(dead, headers, len(data), filename="orphan.mp4")
+    upload_id = create(
+        dead, headers, len(data), filename="orphan.mp4", visibility="private", premium="true"
+    )
     send_all(dead, headers, upload_id, data)
     assert dead.get(f"/uploads/{upload_id}", headers=headers).json()["state"] == "processing"
     _age_claim(database_url, upload_id)
@@ -337,6 +358,9 @@ def test_restart_processes_uploads_whose_worker_died(
         status = settled(client, headers, upload_id)
         assert status["state"] == "ready", status
         assert processing_over(processed(client, headers, status["video_id"]))
+        mine = client.get("/me/videos", headers=headers).json()["items"]
+        assert [(v["visibility"], v["premium"]) for v in mine] == [("private", True)]
+        assert client.get(f"/videos/{status['video_id']}").status_code == 404  # private
 
 
 def test_restart_resumes_a_job_whose_runner_died(
