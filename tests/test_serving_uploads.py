@@ -239,6 +239,29 @@ def test_expired_uploads_are_refused(
     assert head(client, creator, upload_id).status_code == 410
 
 
+def test_method_override(client: TestClient, creator: dict[str, str]) -> None:
+    upload_id = create(client, creator, 6)
+    appended = client.post(
+        f"/uploads/{upload_id}",
+        headers={
+            **creator,
+            **TUS,
+            **OCTETS,
+            "Upload-Offset": "0",
+            "X-HTTP-Method-Override": "PATCH",
+        },
+        content=b"abc",
+    )
+    assert appended.status_code == 204 and appended.headers["Upload-Offset"] == "3"
+    plain = client.post(f"/uploads/{upload_id}", headers={**creator, **TUS})
+    assert plain.status_code == 405
+    dropped = client.post(
+        f"/uploads/{upload_id}", headers={**creator, **TUS, "X-HTTP-Method-Override": "DELETE"}
+    )
+    assert dropped.status_code == 204
+    assert head(client, creator, upload_id).status_code == 404
+
+
 def test_a_second_writer_is_told_to_retry(
     client: TestClient, creator: dict[str, str], settings: Settings
 ) -> None:

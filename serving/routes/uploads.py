@@ -10,6 +10,7 @@ import inspect
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -18,7 +19,7 @@ from core.db.models import Upload
 from core.db.session import session_scope
 from core.settings import Settings
 from serving import tus
-from serving.auth import CreatorPrincipal, CurrentPrincipal
+from serving.auth import CreatorPrincipal, CurrentPrincipal, Principal
 from serving.deps import SessionDep, SettingsDep
 from serving.media_queue import MediaQueue
 from serving.upload_models import UploadOut
@@ -163,19 +164,32 @@ async def append(upload_id: UploadId, principal: CreatorPrincipal, request: Requ
     return Response(status_code=204, headers={"Upload-Offset": str(received.offset)})
 
 
-@router.delete("/{upload_id}", status_code=204, response_class=Response)
-def delete(
-    upload_id: UploadId,
-    principal: CreatorPrincipal,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-) -> Response:
-    """Abandon an unfinished upload (tus termination): its bytes are deleted."""
+def _terminate(request: Request, principal: Principal, upload_id: str) -> Response:
     tus.check_version(request.headers.get("tus-resumable"))
-    terminate(session, settings, owned_upload(session, upload_id, principal))
-    session.commit()
+    settings: Settings = request.app.state.settings
+    with session_scope(settings.resolved_database_url) as session:
+        terminate(session, settings, owned_upload(session, upload_id, principal))
     return Response(status_code=204)
+
+
+@router.delete("/{upload_id}", status_code=204, response_class=Response)
+def delete(upload_id: UploadId, principal: CreatorPrincipal, request: Request) -> Response:
+    """Abandon an unfinished upload (tus termination): its bytes are deleted."""
+    return _terminate(request, principal, upload_id)
+
+
+@router.post("/{upload_id}", status_code=204, response_class=Response)
+async def overridden(
+    upload_id: UploadId, principal: CreatorPrincipal, request: Request
+) -> Response:
+    """A ``PATCH`` or ``DELETE`` sent as ``POST`` with ``X-HTTP-Method-Override`` (tus
+    clients behind proxies that drop those methods)."""
+    method = (request.headers.get("x-http-method-override") or "").strip().upper()
+    if method == "PATCH":
+        return await append(upload_id, principal, request)
+    if method == "DELETE":
+        return await to_thread.run_sync(_terminate, request, principal, upload_id)
+    raise tus.TusError(405, "POST to an upload needs X-HTTP-Method-Override: PATCH or DELETE")
 
 
 @router.get("/{upload_id}", response_model=UploadOut)
