@@ -354,6 +354,12 @@ def test_a_real_clip_becomes_playable(
     assert progress["upload_id"] == upload_id
     mine = client.get("/me/videos", headers=creator).json()
     assert [v["id"] for v in mine["items"]] == [video_id]
+    catalogue = client.app.state.catalogue  # type: ignore[attr-defined]
+
+    def recommendable() -> dict[str, Any]:
+        return {"ids": set(catalogue.current().table.ids.tolist())}
+
+    wait_for(recommendable, lambda found: video_id in found["ids"], 30)  # the 2 s refresh
 
 
 def _age_claim(database_url: str, upload_id: str, seconds: float = 3600) -> None:
