@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 import anyio
 from anyio import to_thread
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 
@@ -235,7 +236,9 @@ def _commit_offset(
     os.fsync(handle.fileno())
     with session_scope(settings.resolved_database_url) as session:
         upload = session.get(Upload, upload_id, with_for_update=True)
-        if upload is None or upload.offset != start:
+        if upload is None or upload.state != RECEIVING:
+            raise TusError(410, f"upload {upload_id} ended (expired or terminated) meanwhile")
+        if upload.offset != start:
             raise ConflictError(f"upload {upload_id} changed while receiving; HEAD and resume")
         upload.offset = start + written
         upload.updated_at = utcnow()
@@ -321,9 +324,7 @@ def terminate(session: Session, settings: Settings, upload: Upload) -> None:
 
 def drop_expired(settings: Settings, now: datetime | None = None) -> int:
     """Remove the partial files of expired unfinished uploads (their rows stay, read as
-    failed: expired); how many were dropped."""
-    from sqlalchemy import select
-
+    failed: expired); one still receiving a PATCH waits for the next round. How many went."""
     now = now or utcnow()
     dropped = 0
     with session_scope(settings.resolved_database_url) as session:
@@ -331,8 +332,19 @@ def drop_expired(settings: Settings, now: datetime | None = None) -> int:
             select(Upload).where(Upload.state == RECEIVING, Upload.expires_at <= now).limit(1000)
         )
         for upload in rows:
-            upload.state, upload.error = FAILED, "the upload expired before its last byte arrived"
-            upload.updated_at = now
-            partial_path(settings, upload.id).unlink(missing_ok=True)
+            partial = partial_path(settings, upload.id)
+            try:
+                handle = _open_locked(partial, upload.id) if partial.exists() else None
+            except TusError:
+                continue
+            try:
+                upload.state = FAILED
+                upload.error = "the upload expired before its last byte arrived"
+                upload.updated_at = now
+                session.flush()
+                partial.unlink(missing_ok=True)
+            finally:
+                if handle is not None:
+                    handle.close()
             dropped += 1
     return dropped
