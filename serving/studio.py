@@ -20,11 +20,14 @@ from core.settings import Settings
 from core.types import JobState, VideoStatus, Visibility
 from media.jobs.records import find_job, lost_for
 from serving.auth import Principal
-from serving.package_extras import forget_embeddings
+from serving.package_extras import extras_job, forget_embeddings
 from serving.upload_models import StudioPage, StudioVideo, VideoFields
 from serving.uploads import FAILED, PROCESSING, RECEIVING, aware, partial_path
 
 log = logging.getLogger(__name__)
+
+#: A worker's claim on an upload lapses after this long without a beat (``MediaQueue``).
+CLAIM_LEASE_S = 60.0
 
 
 def owns(session: Session, principal: Principal, video: Video) -> bool:
@@ -92,15 +95,22 @@ def edit_video(session: Session, principal: Principal, video_id: int, edit: Vide
 
 
 def _busy(session: Session, settings: Settings, video: Video) -> bool:
-    """Whether a live worker is still processing the video (its files are being written)."""
-    job = find_job(settings.resolved_database_url, video.id)
+    """Whether a live worker may still write the video's files: its transcoding job or its
+    extras run, or a live claim on its upload before any extras ran (ingest, hand-over)."""
+    url = settings.resolved_database_url
+    job = find_job(url, video.id)
     if job is not None and job.state is JobState.RUNNING and lost_for(job) is None:
         return True
+    extras = extras_job(url, video.id)
+    if extras is not None:
+        return extras.state is JobState.RUNNING and (
+            extras.started_at is None
+            or (utcnow() - aware(extras.started_at)).total_seconds() < CLAIM_LEASE_S * 60
+        )
     claimed = session.scalars(
         select(Upload.updated_at).where(Upload.video_id == video.id, Upload.state == PROCESSING)
     ).all()
-    lease = 60.0
-    return any((utcnow() - aware(stamp)).total_seconds() < lease for stamp in claimed)
+    return any((utcnow() - aware(stamp)).total_seconds() < CLAIM_LEASE_S for stamp in claimed)
 
 
 def video_files(settings: Settings, video_id: int) -> list[Path]:

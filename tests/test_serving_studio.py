@@ -11,10 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from core.db.models import Channel, User, Video
+from core.db.models import Channel, ProcessingJob, User, Video, utcnow
 from core.db.session import session_scope
 from core.settings import Settings
-from core.types import VideoStatus, Visibility
+from core.types import JobState, VideoStatus, Visibility
+from media.jobs.state import JobDetail
 from serving.app import create_app
 from tests.account_helpers import make_admin, register, sign_in
 from tests.test_serving_uploads import create, processed, send_all, settled
@@ -160,6 +161,21 @@ def test_delete_removes_the_row_and_the_files(
     from media.enrich.embeddings import read_embeddings
 
     assert video_id in set(read_embeddings(paths.embeddings_file)["video_id"])
+    with session_scope(database_url) as session:  # a live worker is writing its files
+        job = session.scalars(
+            select(ProcessingJob).where(
+                ProcessingJob.video_id == video_id, ProcessingJob.kind == "transcode"
+            )
+        ).one()
+        detail = JobDetail.from_json(job.detail)
+        detail.heartbeat_at = utcnow()
+        job.state, job.detail = JobState.RUNNING, detail.to_json()
+    busy = client.delete(f"/videos/{video_id}", headers=ada)
+    assert busy.status_code == 409 and "being processed" in busy.json()["detail"]
+    with session_scope(database_url) as session:
+        job = session.get(ProcessingJob, job.id)
+        assert job is not None
+        job.state = JobState.SUCCEEDED
     assert client.delete(f"/videos/{video_id}", headers=people["bob"]).status_code == 403
     assert client.delete(f"/videos/{video_id}", headers=people["vic"]).status_code == 403
     assert package.is_dir()

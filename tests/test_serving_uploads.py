@@ -429,8 +429,14 @@ def test_restart_resumes_a_job_whose_runner_died(
     with TestClient(create_app(settings)) as restarted:
         status = settled(restarted, creator, upload_id)
 
-        over = processed(restarted, creator, video_id)
-        assert over["job_state"] == "succeeded"
+        def progress() -> dict[str, Any]:
+            return dict(restarted.get(f"/videos/{video_id}/processing", headers=creator).json())
+
+        wait_for(
+            progress,
+            lambda body: body["job_state"] == "succeeded" and processing_over(body),
+            120,
+        )
     assert status["state"] == "ready"
     with session_scope(database_url) as session:
         job = session.scalars(
