@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         4 * 2**30, ge=1, description="Largest upload accepted (tus Upload-Length)."
     )
+    upload_ttl_s: int = Field(
+        24 * 3600, ge=60, description="An unfinished upload expires this long after it began."
+    )
+    media_processing: Literal["ray", "local"] = Field(
+        "ray",
+        description="Where accepted uploads are transcoded: as Ray tasks (a local Ray under the "
+        "data root, or ray_address), or one unit at a time in the API process (small machines).",
+    )
     max_body_bytes: int = Field(
         1 * 2**20, ge=1024, description="Largest request body outside uploads."
     )

@@ -29,6 +29,7 @@ from serving.event_ingest import EventIngest
 from serving.experiments import ExperimentConflictError, ExperimentRegistry
 from serving.exposure_log import ExposureLog
 from serving.filter_expr import FilterError
+from serving.media_queue import MediaQueue
 from serving.metrics import multiprocess_dir, prepare_multiprocess_dir
 from serving.middleware import RequestContextMiddleware
 from serving.model_watcher import ModelWatcher
@@ -51,6 +52,8 @@ from serving.routes import (
     recommendations,
     search,
     streaming,
+    studio,
+    uploads,
     users_admin,
     videos,
 )
@@ -72,9 +75,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         watcher = ModelWatcher(app.state.recommender, settings.model_check_interval_s)
         watcher.start()
         app.state.search.start()
+        app.state.media_queue.start()
         try:
             yield
         finally:
+            app.state.media_queue.stop()
             app.state.search.stop()
             watcher.stop()
             ingest.close()
@@ -95,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.search = SearchService(
         settings.resolved_database_url, settings.paths.packages, semantic=settings.search_semantic
     )
+    app.state.media_queue = MediaQueue(settings)
     app.state.recommendations = RecommendationService(
         app.state.recommender, app.state.catalogue, app.state.experiments, app.state.exposures
     )
@@ -160,6 +166,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ratings,
         playlists,
         streaming,
+        uploads,
+        studio,
         search,
         recommendations,
         events,
@@ -191,6 +199,7 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
                 "Location",
                 "Upload-Offset",
                 "Upload-Length",
+                "Upload-Expires",
                 "Tus-Resumable",
                 "Tus-Version",
                 "Tus-Extension",

@@ -1,0 +1,253 @@
+"""Background processing of completed uploads in the API process: ingest, transcode, extras.
+
+An upload stays ``processing`` (its status reads ready as soon as its video plays) until the
+whole ladder and the extras are done; then it is ``ready``.
+
+The database is the queue: a completed upload is ``processing`` until its video is ready or
+failed. A worker claims an upload by moving its ``updated_at`` stamp (compare-and-set, so one
+process of several wins) and keeps stamping it while it works. Uploads submitted here are
+claimed at once; every ``scan_interval_s`` (and at start-up) the worker also claims uploads
+whose stamp is older than ``lease_s`` - their worker died - and finishes them: a video not
+yet ingested is ingested again from the partial file, a transcoding job that died (its
+heartbeat lapsed, ``lost_for``) is resumed with only its missing parts redone.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from core.db.models import Upload, Video, utcnow
+from core.db.session import session_scope
+from core.settings import Settings
+from core.types import JobState, VideoStatus
+from media.errors import MediaError
+from media.ingest.upload import IngestLimits, ingest_file
+from media.jobs.records import find_job, lost_for
+from media.jobs.runner import process_video, resume_job
+from media.ray_runtime import init_ray
+from media.video_records import record_failure
+from serving.package_extras import make_extras
+from serving.uploads import FAILED, PROCESSING, READY, drop_expired, partial_path
+
+log = logging.getLogger(__name__)
+
+
+class MediaQueue:
+    """One background thread that processes completed uploads, one at a time."""
+
+    def __init__(
+        self, settings: Settings, scan_interval_s: float = 30.0, lease_s: float = 60.0
+    ) -> None:
+        self.settings = settings
+        self.url = settings.resolved_database_url
+        self.on_ray = settings.media_processing == "ray"
+        self.scan_interval_s, self.lease_s = scan_interval_s, lease_s
+        self._queue: queue.Queue[tuple[str, datetime]] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._busy: str | None = None
+        self._started_ray = False
+
+    def start(self) -> None:
+        """Start the worker (it first recovers uploads left unfinished by a dead worker)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="media-queue", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop taking work; a job in progress finishes in the background or, if the process
+        exits first, is resumed by the next worker once its lease lapses."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                log.warning("media queue: upload %s still processing at shutdown", self._busy)
+                return
+        if self._started_ray:
+            import ray
+
+            ray.shutdown()
+
+    def submit(self, upload_id: str, stamp: datetime) -> None:
+        """Process a just-completed upload (``stamp``: its ``updated_at`` at completion)."""
+        self._queue.put((upload_id, stamp))
+
+    @property
+    def pending(self) -> int:
+        """Uploads waiting in this process."""
+        return self._queue.qsize()
+
+    def _run(self) -> None:
+        next_scan = 0.0
+        while not self._stop.is_set():
+            if time.monotonic() >= next_scan:
+                try:
+                    self.scan()
+                except Exception:
+                    log.exception("media queue: recovery scan failed")
+                next_scan = time.monotonic() + self.scan_interval_s
+            try:
+                upload_id, stamp = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            try:
+                if self._claim(upload_id, stamp):
+                    self._busy = upload_id
+                    self.process(upload_id)
+            except Exception:  # one broken upload must not stop the queue
+                log.exception("media queue: upload %s failed", upload_id)
+            finally:
+                self._busy = None
+
+    def scan(self) -> int:
+        """Drop expired partial uploads and queue completed uploads no live worker holds;
+        how many were queued."""
+        drop_expired(self.settings)
+        stale = utcnow() - timedelta(seconds=self.lease_s)
+        with session_scope(self.url) as session:
+            rows = session.execute(
+                select(Upload.id, Upload.updated_at)
+                .where(Upload.state == PROCESSING, Upload.updated_at < stale)
+                .order_by(Upload.updated_at)
+                .limit(1000)
+            ).all()
+        for upload_id, stamp in rows:
+            log.info("media queue: recovering upload %s (no worker since %s)", upload_id, stamp)
+            self._queue.put((upload_id, stamp))
+        return len(rows)
+
+    def _claim(self, upload_id: str, stamp: datetime) -> bool:
+        """Take the upload if nobody moved its stamp since ``stamp``."""
+        with session_scope(self.url) as session:
+            result = session.execute(
+                update(Upload)
+                .where(
+                    Upload.id == upload_id,
+                    Upload.state == PROCESSING,
+                    Upload.updated_at == stamp,
+                )
+                .values(updated_at=utcnow())
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    @contextmanager
+    def _holding(self, upload_id: str) -> Iterator[None]:
+        """Keep the claim fresh while the block runs."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.lease_s / 3):
+                try:
+                    with session_scope(self.url) as session:
+                        session.execute(
+                            update(Upload)
+                            .where(Upload.id == upload_id, Upload.state == PROCESSING)
+                            .values(updated_at=utcnow())
+                        )
+                except Exception as exc:  # a missed beat is retried
+                    log.warning("upload %s: claim heartbeat failed (%s)", upload_id, exc)
+
+        thread = threading.Thread(target=beat, name=f"claim {upload_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def _finish(self, upload_id: str, state: str, error: str | None) -> None:
+        with session_scope(self.url) as session:
+            upload = session.get(Upload, upload_id)
+            if upload is not None:
+                upload.state, upload.error, upload.updated_at = state, error, utcnow()
+        if state in (READY, FAILED):
+            partial_path(self.settings, upload_id).unlink(missing_ok=True)
+
+    def _failure(self, video_id: int, fallback: str) -> tuple[str, str | None]:
+        """The upload's end state after an error: ready if the video plays anyway (a better
+        rung failed), else failed with the video's reason."""
+        with session_scope(self.url) as session:
+            video = session.get(Video, video_id)
+            if video is None:
+                return FAILED, "the video was deleted while it was processed"
+            if video.status is VideoStatus.READY:
+                return READY, fallback
+            if video.status is not VideoStatus.FAILED:
+                record_failure(self.url, video_id, fallback)
+                return FAILED, fallback
+            return FAILED, video.failure_reason or fallback
+
+    def process(self, upload_id: str) -> None:
+        """Take a claimed upload as far as it goes: ready (and its extras) or failed."""
+        with self._holding(upload_id):
+            with session_scope(self.url) as session:
+                upload = session.get(Upload, upload_id)
+                if upload is None or upload.video_id is None:
+                    return
+                video = session.get(Video, upload.video_id)
+                video_id, filename = upload.video_id, upload.filename
+                status = video.status if video is not None else None
+                reason = video.failure_reason if video is not None else None
+            if status is None:
+                self._finish(upload_id, FAILED, "the video was deleted before it was processed")
+                return
+            job = find_job(self.url, video_id)
+            if job is None and status is VideoStatus.FAILED:
+                self._finish(upload_id, FAILED, reason)
+                return
+            if job is not None and job.state is JobState.RUNNING and lost_for(job) is None:
+                log.info("upload %s: job %s is alive elsewhere; leaving it", upload_id, job.id)
+                return
+            root = self.settings.paths.root
+            try:
+                if job is None:
+                    partial = partial_path(self.settings, upload_id)
+                    if not partial.is_file():
+                        raise MediaError("the uploaded bytes are gone (the partial file is lost)")
+                    limits = IngestLimits(max_bytes=self.settings.max_upload_bytes)
+                    accepted = ingest_file(
+                        self.url,
+                        partial,
+                        filename=filename,
+                        video_id=video_id,
+                        data_root=root,
+                        limits=limits,
+                    )
+                    partial.unlink(missing_ok=True)
+                    self._start_ray()
+                    package = process_video(
+                        self.url, video_id, accepted.local_path, root, on_ray=self.on_ray
+                    )
+                elif job.state is not JobState.SUCCEEDED:
+                    self._start_ray()
+                    package = resume_job(self.url, video_id, root, on_ray=self.on_ray)
+                else:
+                    package = None
+                if package is not None:
+                    make_extras(self.url, package, self.settings.paths.embeddings_file, self.on_ray)
+            except MediaError as exc:
+                self._finish(upload_id, *self._failure(video_id, str(exc)))
+                return
+            except Exception as exc:
+                log.exception("upload %s: processing broke", upload_id)
+                self._finish(upload_id, *self._failure(video_id, f"processing broke: {exc}"))
+                return
+            self._finish(upload_id, READY, None)
+            log.info("upload %s: video %s is ready", upload_id, video_id)
+
+    def _start_ray(self) -> None:
+        """Start (or join) Ray for the job, once per process."""
+        if self.on_ray and not self._started_ray:
+            import ray
+
+            if not ray.is_initialized():
+                init_ray(self.settings.resolved_ray_address, self.settings.paths.ray_tmp)
+                self._started_ray = True
