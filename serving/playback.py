@@ -30,6 +30,7 @@ from core.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
+    ReelRankError,
     TooManyRequestsError,
 )
 from core.types import Visibility
@@ -108,7 +109,7 @@ def start(
     if viewer.user_id is None:
         raise AuthenticationError("sign in to start a playback session")
     if not DEVICE_ID.match(device_id):
-        raise ValueError("device_id must be 1-64 letters, digits or ._:-")
+        raise ReelRankError("device_id must be 1-64 letters, digits or ._:-")
     now = now or utcnow()
     entitled_video(session, video_id, viewer)
     # Serialise starts of one user (PostgreSQL row lock; SQLite serialises writers anyway).

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from core.db.models import User, Video
 from core.errors import NotFoundError, PermissionDeniedError
 from core.settings import Settings
-from core.types import Role, Visibility
+from core.types import Role, VideoStatus, Visibility
 from serving import stream_tokens
 from serving.playback import Viewer, check_grant, entitled_video, needs_session
 from serving.stream_files import (
@@ -105,7 +105,12 @@ def master_playlist(
 def _still_open(session: Session, video_id: int) -> None:
     """An anonymous grant's video must still be free, ready and not private."""
     video = session.get(Video, video_id)
-    if video is None or video.visibility is Visibility.PRIVATE or video.premium:
+    if (
+        video is None
+        or video.status is not VideoStatus.READY
+        or video.visibility is Visibility.PRIVATE
+        or video.premium
+    ):
         raise PermissionDeniedError(f"video {video_id} is no longer open to anonymous viewers")
 
 

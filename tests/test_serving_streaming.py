@@ -288,3 +288,24 @@ def test_a_video_without_streams_has_no_master(sqlite_world: World) -> None:
     response = sqlite_world.client.get(f"/videos/{video_id}/manifest.m3u8")
     assert response.status_code == 404
     assert response.json()["detail"] == f"video {video_id} has no streams yet"
+
+
+def test_anonymous_tokens_stop_renewing_once_a_video_is_closed(sqlite_world: World) -> None:
+    from core.db.models import Video
+    from core.db.session import session_scope
+    from core.types import Visibility
+
+    video_id = sqlite_world.videos["open"]
+    segment = _segment_url(sqlite_world, "open")
+    playlist = f"/videos/{video_id}/hls/90p/index.m3u8?token={token_of(segment)}"
+    assert sqlite_world.client.get(playlist).status_code == 200
+    with session_scope(sqlite_world.database_url) as session:
+        video = session.get(Video, video_id)
+        assert video is not None
+        video.visibility = Visibility.PRIVATE
+    response = sqlite_world.client.get(playlist)
+    assert response.status_code == 403
+    assert response.json()["detail"] == (f"video {video_id} is no longer open to anonymous viewers")
+    # Segments cost no lookup: the ones already listed play until their token expires.
+    assert sqlite_world.client.get(segment).status_code == 200
+    assert sqlite_world.client.get(f"/videos/{video_id}/manifest.m3u8").status_code == 404
