@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -107,21 +108,34 @@ def test_unknown_video_is_404_with_message(client: TestClient) -> None:
     assert response.json() == {"detail": "video 999999 not found"}
 
 
-def test_master_playlist_points_under_hls(client: TestClient, catalogue: dict[str, int]) -> None:
-    response = client.get(f"/videos/{catalogue['dogs']}/manifest.m3u8")
+def _tokenised(line: str, video_id: int, path: str) -> bool:
+    return line.startswith(f"/videos/{video_id}/hls/{path}?token=")
+
+
+def test_master_playlist_points_under_hls_with_tokens(
+    client: TestClient, catalogue: dict[str, int]
+) -> None:
+    video_id = catalogue["dogs"]
+    response = client.get(f"/videos/{video_id}/manifest.m3u8")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/vnd.apple.mpegurl")
-    assert "hls/360p/index.m3u8" in response.text.splitlines()
-    assert 'URI="hls/audio_und/index.m3u8"' in response.text
-    assert 'URI="hls/360p/iframes.m3u8"' in response.text
+    lines = response.text.splitlines()
+    variant = next(line for line in lines if line and not line.startswith("#"))
+    assert _tokenised(variant, video_id, "360p/index.m3u8"), variant
+    audio = re.search(r'URI="([^"]+audio_und[^"]+)"', response.text)
+    assert audio is not None and _tokenised(audio.group(1), video_id, "audio_und/index.m3u8")
+    iframes = re.search(r'URI="([^"]+iframes[^"]+)"', response.text)
+    assert iframes is not None and _tokenised(iframes.group(1), video_id, "360p/iframes.m3u8")
     assert 'URI="https://cdn.example/subs.m3u8"' in response.text
-    assert response.headers["cache-control"] == "no-cache", "rungs join the master later"
-    playlist = client.get(f"/videos/{catalogue['dogs']}/hls/360p/index.m3u8")
+    assert response.headers["cache-control"] == "private, no-cache", "rungs join the master later"
+    playlist = client.get(variant)
     assert playlist.status_code == 200 and "#EXT-X-ENDLIST" in playlist.text
-    assert playlist.headers["cache-control"] == "no-cache"
-    init = client.get(f"/videos/{catalogue['dogs']}/hls/360p/init.mp4")
+    assert playlist.headers["cache-control"] == "private, no-cache"
+    token = variant.split("?token=", 1)[1]
+    init = client.get(f"/videos/{video_id}/hls/360p/init.mp4?token={token}")
     assert init.content == b"\x00\x00\x00\x08ftyp"
-    assert init.headers["cache-control"] == "public, max-age=86400"
+    assert init.headers["cache-control"].startswith("private, max-age=")
+    assert client.get(f"/videos/{video_id}/hls/360p/init.mp4").status_code == 401
 
 
 def test_video_without_streams_has_no_manifest(
@@ -138,7 +152,9 @@ def test_video_without_streams_has_no_manifest(
 def test_hls_files_cannot_escape_the_package(
     client: TestClient, catalogue: dict[str, int], path: str
 ) -> None:
-    response = client.get(f"/videos/{catalogue['dogs']}/hls/{path}")
+    master = client.get(f"/videos/{catalogue['dogs']}/manifest.m3u8").text
+    token = master.split("?token=", 1)[1].split("\n", 1)[0].split('"', 1)[0]
+    response = client.get(f"/videos/{catalogue['dogs']}/hls/{path}?token={token}")
     assert response.status_code == 404
     assert "not for you" not in response.text
 

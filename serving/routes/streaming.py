@@ -1,97 +1,95 @@
-"""HLS delivery: the master playlist and the files of a video's package."""
+"""HLS delivery: the master playlist (after the entitlement check) and the package's
+playlists, segments, storyboard, poster and MP4 download (behind a stream token)."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, PlainTextResponse, Response
 
-from core.db.models import Video
-from core.errors import NotFoundError
+from core.errors import AuthenticationError
+from serving import stream_service, tokens
+from serving.auth import OptionalPrincipal, request_key
 from serving.deps import SessionDep, SettingsDep
 from serving.params import VideoId
-from serving.visibility import viewable_video
+from serving.playback import Viewer
+from serving.stream_files import MAX_FILE_PATH, PLAYLIST_CACHE
+from serving.stream_tokens import MAX_TOKEN
 
 router = APIRouter(prefix="/videos", tags=["streaming"])
 
-#: A relative URI attribute of a playlist tag (audio renditions, I-frame playlists).
-_TAG_URI = re.compile(r'URI="(?![a-zA-Z][a-zA-Z0-9+.-]*://)([^"]+)"')
-
-#: Longest file path accepted inside a package (real ones are a few dozen characters).
-MAX_FILE_PATH = 200
-
-HLS_MEDIA_TYPES = {
-    ".m3u8": "application/vnd.apple.mpegurl",
-    ".m4s": "video/iso.segment",
-    ".mp4": "video/mp4",
-    ".ts": "video/mp2t",
-    ".vtt": "text/vtt",
-    ".jpg": "image/jpeg",
-}
+Token = Annotated[
+    str | None,
+    Query(max_length=MAX_TOKEN, description="The stream token the playlists put in each URL."),
+]
 
 
-def _package_dir(settings: SettingsDep, video: Video) -> Path:
-    if not video.renditions:
-        raise NotFoundError(f"video {video.id} has no streams yet")
-    master = settings.paths.root / video.renditions[0].playlist_path
-    return master.parent.parent
-
-
-#: Playlists change (rungs join the master, a growing rung's EVENT playlist is appended to):
-#: caches must revalidate. Segments and init segments are written once and never change.
-PLAYLIST_CACHE = "no-cache"
-SEGMENT_CACHE = "public, max-age=86400"
-
-
-@router.get(
-    "/{video_id}/manifest.m3u8",
-    response_class=Response,
-    responses={
-        200: {
-            "description": "The master playlist.",
-            "content": {HLS_MEDIA_TYPES[".m3u8"]: {"schema": {"type": "string"}}},
-        }
-    },
-)
-def master_playlist(
-    video_id: VideoId, session: SessionDep, settings: SettingsDep
-) -> PlainTextResponse:
-    """The HLS master playlist; its variant URIs point under ``hls/``."""
-    video = viewable_video(session, video_id)
-    master = _package_dir(settings, video) / "master.m3u8"
-    if not master.is_file():
-        raise NotFoundError(f"video {video_id} has no master playlist")
-    lines = []
-    for line in master.read_text().splitlines():
-        if line.startswith("#"):
-            line = _TAG_URI.sub(r'URI="hls/\1"', line)
-        elif line and "://" not in line:
-            line = f"hls/{line}"
-        lines.append(line)
-    return PlainTextResponse(
-        "\n".join(lines) + "\n",
-        media_type=HLS_MEDIA_TYPES[".m3u8"],
-        headers={"Cache-Control": PLAYLIST_CACHE},
+def _playlist(playlist: stream_service.Playlist) -> Response:
+    return Response(
+        playlist.text, media_type=playlist.media_type, headers={"Cache-Control": PLAYLIST_CACHE}
     )
 
 
-@router.get("/{video_id}/hls/{file_path:path}")
-def hls_file(
+def bearer_user_id(request: Request) -> int | None:
+    """The user of the request's bearer token (signature and expiry only, no lookup), to
+    compare with a stream token's viewer; None without one."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value:
+        raise AuthenticationError("the Authorization header must be 'Bearer <access token>'")
+    try:
+        return tokens.verify(request_key(request), value.strip(), "access").user_id
+    except tokens.TokenError as exc:
+        raise AuthenticationError(str(exc)) from None
+
+
+@router.get("/{video_id}/manifest.m3u8", response_class=Response)
+def master_playlist(
+    request: Request,
+    video_id: VideoId,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: OptionalPrincipal,
+    token: Token = None,
+) -> Response:
+    """The HLS master playlist; its variant, audio and I-frame URIs carry a fresh token.
+
+    Without a token: free public and unlisted videos, for anyone. With one (a playback
+    session's ``manifest_url``): the token's video and viewer, while the session is live."""
+    caller = Viewer(principal.user_id, principal.is_admin) if principal else Viewer(None)
+    return _playlist(
+        stream_service.master_playlist(
+            session, settings, request_key(request), video_id, caller, token
+        )
+    )
+
+
+@router.get("/{video_id}/hls/{file_path:path}", response_class=Response)
+def package_file(
+    request: Request,
     video_id: VideoId,
     file_path: Annotated[str, PathParam(max_length=MAX_FILE_PATH)],
     session: SessionDep,
     settings: SettingsDep,
-) -> FileResponse:
-    """A media playlist, init segment or media segment of the video's package."""
-    video = viewable_video(session, video_id)
-    package = _package_dir(settings, video).resolve()
-    target = (package / file_path).resolve()
-    media_type = HLS_MEDIA_TYPES.get(target.suffix)
-    if not target.is_relative_to(package) or media_type is None or not target.is_file():
-        raise NotFoundError(f"video {video_id} has no file {file_path!r}")
-    cache = PLAYLIST_CACHE if target.suffix == ".m3u8" else SEGMENT_CACHE
-    return FileResponse(target, media_type=media_type, headers={"Cache-Control": cache})
+    token: Token = None,
+    if_none_match: Annotated[str | None, Header(max_length=1024)] = None,
+) -> Response:
+    """A media playlist or storyboard index (rewritten, tokens renewed), or a segment, init
+    segment, sprite, poster or ``download.mp4`` (Range, ETag, If-None-Match -> 304).
+
+    401: no token, a malformed or an expired one; 403: a tampered token, or one for another
+    video, another viewer or an ended playback session; 404: no such file in the package."""
+    answer = stream_service.package_response(
+        session,
+        settings,
+        request_key(request),
+        video_id,
+        file_path,
+        token,
+        bearer_user_id(request),
+        if_none_match,
+    )
+    return _playlist(answer) if isinstance(answer, stream_service.Playlist) else answer
