@@ -10,6 +10,8 @@ import typer
 from pydantic import BaseModel, Field
 
 from core.settings import Settings
+from flows.demo_accounts import ACCOUNTS_FILE, demo_accounts
+from flows.demo_upload import upload_and_stream
 
 T = TypeVar("T")
 
@@ -43,7 +45,7 @@ def run_demo(settings: Settings, config: DemoConfig) -> None:
     paths = settings.paths.ensure()
     url = settings.resolved_database_url
     upgrade(url)
-    total = 6
+    total = 7
 
     def synthesise() -> object:
         from training.datasets.synth import SynthConfig
@@ -76,8 +78,15 @@ def run_demo(settings: Settings, config: DemoConfig) -> None:
         "Training a challenger and starting an A/B experiment against the champion",
         lambda: _experiment(settings),
     )
+    accounts = demo_accounts(settings)
+    _step(
+        6,
+        total,
+        "Uploading a clip as the demo creator through tus; streaming it, signed, to the viewer",
+        lambda: upload_and_stream(settings, accounts["creator"], accounts["viewer"]),
+    )
     base = f"http://{settings.api_host}:{settings.api_port}"
-    _step(6, total, "Checking the API", lambda: _check_api(settings, video_id))
+    _step(7, total, "Checking the API", lambda: _check_api(settings, video_id))
     typer.secho("\nReelRank is ready. Open:", bold=True)
     for path in (
         "/docs",
@@ -92,13 +101,18 @@ def run_demo(settings: Settings, config: DemoConfig) -> None:
         f"/experiments/{DEMO_EXPERIMENT}/results",
         "/metrics",
         "/search?q=the",
+        "/search/suggest?q=the",
     ):
         typer.echo(f"  {base}{path}")
+    typer.echo(
+        f"  Accounts ({', '.join(a.username for a in accounts.values())}): passwords in "
+        f"{settings.paths.root / ACCOUNTS_FILE}; sign in with POST {base}/auth/token"
+    )
     typer.echo(
         f"  MLflow UI: .venv/bin/mlflow ui --backend-store-uri {settings.resolved_mlflow_uri}"
     )
     if not settings.admin_token:
-        typer.echo("  Admin routes (experiments) need REELRANK_ADMIN_TOKEN set when serving.")
+        typer.echo("  Admin routes: sign in as demo-admin (or set REELRANK_ADMIN_TOKEN).")
     if config.serve:
         import uvicorn
 
@@ -273,6 +287,8 @@ def _check_api(settings: Settings, video_id: int) -> str:
             f"/experiments/{DEMO_EXPERIMENT}/results",
             "/metrics",
             "/search?q=the",
+            "/search/suggest?q=test",
+            f"/videos/{video_id}/comments",
         ]
         for path in checks:
             response = client.get(path)

@@ -169,7 +169,8 @@ def test_rerun_reuses_the_world(demo_world: Settings, capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert "reusing the existing world" in out
     assert "reusing packaged video" in out
-    assert "13 endpoints answered 200" in out
+    assert "15 endpoints answered 200" in out
+    assert "reusing uploaded video" in out
     assert "reusing experiment champion-vs-challenger" in out
 
 
@@ -254,3 +255,31 @@ def test_an_experiment_runs_between_two_model_versions(client: TestClient) -> No
     assert seen["champion"] != seen["challenger"], "two different model versions serve"
     results = client.get(f"/experiments/{DEMO_EXPERIMENT}/results").json()
     assert {v["name"] for v in results["variants"]} == {"champion", "challenger"}
+
+
+def test_the_creators_upload_streams_only_to_entitled_viewers(
+    demo_world: Settings, client: TestClient
+) -> None:
+    import json
+
+    from flows.demo_accounts import ACCOUNTS_FILE
+
+    passwords = json.loads((demo_world.paths.root / ACCOUNTS_FILE).read_text())
+
+    def bearer(name: str) -> dict[str, str]:
+        token = client.post(
+            "/auth/token", data={"username": name, "password": passwords[name]}
+        ).json()["access_token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    mine = client.get("/me/videos", headers=bearer("demo-creator")).json()["items"]
+    uploaded = [v for v in mine if v["title"] == "Uploaded test pattern"]
+    assert len(uploaded) == 1 and uploaded[0]["status"] == "ready" and uploaded[0]["premium"]
+    video_id = uploaded[0]["id"]
+    assert client.get(f"/videos/{video_id}/manifest.m3u8").status_code in (401, 403)
+    started = client.post(
+        f"/videos/{video_id}/playback", json={"device_id": "test"}, headers=bearer("demo-viewer")
+    )
+    assert started.status_code == 201, started.text
+    master = client.get(started.json()["manifest_url"])
+    assert master.status_code == 200 and master.text.startswith("#EXTM3U")
