@@ -15,8 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import select
 
 from core import columns as c
@@ -25,19 +23,15 @@ from core.db.session import session_scope
 from core.types import JobState
 from media.enrich.download import make_download_mp4
 from media.enrich.embeddings import (
-    FINGERPRINT,
-    FINGERPRINT_INTERVAL,
     VideoInput,
-    extract_embeddings,
-    near_duplicates,
     read_embeddings,
     write_embeddings,
 )
-from media.enrich.fingerprint import Fingerprint
 from media.enrich.storyboard import make_storyboard
 from media.enrich.thumbnails import make_poster
 from media.errors import MediaError
 from media.hls.validate import validate_package
+from media.jobs.extras import store_embeddings
 from media.jobs.runner import LadderPackage
 
 log = logging.getLogger(__name__)
@@ -107,17 +101,8 @@ def _validate(package_dir: Path) -> str:
 
 
 def _embed(video: VideoInput, target: Path) -> str:
-    frame = extract_embeddings([video])
     with _locked(target):
-        stored = read_embeddings(target) if target.is_file() else frame.iloc[0:0]
-        stored = stored[stored[c.VIDEO_ID] != video.video_id]
-        hashes, interval = frame[FINGERPRINT].iloc[0], frame[FINGERPRINT_INTERVAL].iloc[0]
-        duplicates = (
-            near_duplicates(stored, Fingerprint(np.asarray(hashes, np.uint64), float(interval)))
-            if hashes is not None and len(stored)
-            else []
-        )
-        write_embeddings(pd.concat([stored, frame], ignore_index=True), target)
+        duplicates = store_embeddings(video, target)
     if duplicates:
         other, score = duplicates[0]
         return f"looks like a re-upload of video {other} (similarity {score:.2f})"

@@ -58,17 +58,8 @@ def enrich_package(
     if top.encoded is None:
         raise MediaError(f"rung {top.name} of video {package.video_id} has no encoded MP4")
     download = make_download_mp4(top.encoded, package.audio, package_dir / "download.mp4")
-    frame = extract_embeddings([video])
     target = DataPaths(data_root).embeddings_file
-    stored = read_embeddings(target) if target.is_file() else frame.iloc[0:0]
-    stored = stored[stored[c.VIDEO_ID] != package.video_id]
-    hashes, interval = frame[FINGERPRINT].iloc[0], frame[FINGERPRINT_INTERVAL].iloc[0]
-    duplicates = (
-        near_duplicates(stored, Fingerprint(np.asarray(hashes, np.uint64), float(interval)))
-        if hashes is not None and len(stored)
-        else []
-    )
-    write_embeddings(pd.concat([stored, frame], ignore_index=True), target)
+    duplicates = store_embeddings(video, target)
     return PackageExtras(
         poster=poster,
         storyboard=storyboard,
@@ -76,3 +67,20 @@ def enrich_package(
         embeddings=target,
         near_duplicates=duplicates,
     )
+
+
+def store_embeddings(video: VideoInput, target: Path) -> list[tuple[int, float]]:
+    """Compute the video's embeddings and fingerprint, replace its row in ``target``, and
+    return the stored videos it nearly duplicates (most similar first). Not safe against
+    concurrent writers of ``target``: callers that run in parallel hold a lock."""
+    frame = extract_embeddings([video])
+    stored = read_embeddings(target) if target.is_file() else frame.iloc[0:0]
+    stored = stored[stored[c.VIDEO_ID] != video.video_id]
+    hashes, interval = frame[FINGERPRINT].iloc[0], frame[FINGERPRINT_INTERVAL].iloc[0]
+    duplicates = (
+        near_duplicates(stored, Fingerprint(np.asarray(hashes, np.uint64), float(interval)))
+        if hashes is not None and len(stored)
+        else []
+    )
+    write_embeddings(pd.concat([stored, frame], ignore_index=True), target)
+    return duplicates
