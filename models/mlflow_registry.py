@@ -24,8 +24,6 @@ from models.pipeline import RecommendationPipeline
 DEFAULT_MODEL_NAME = "reelrank-recommender"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-#: Model-version tag holding the offline metric that decides the champion.
-SCORE_TAG = "ndcg_at_10"
 #: Name of the pipeline directory inside the logged MLflow model's artifacts.
 ARTIFACT_KEY = "pipeline"
 _REQUIREMENTS = [
@@ -91,8 +89,6 @@ class RegisteredVersion:
     name: str
     version: int
     alias: str
-    score: float
-    previous_champion_score: float | None
 
 
 def _signature() -> Any:
@@ -129,29 +125,24 @@ def log_pipeline(pipeline_dir: Path, name: str = "model") -> str:
     return info.model_uri
 
 
-def _champion_score(client: mlflow.MlflowClient, model_name: str) -> float | None:
-    """The champion's recorded score; None when there is no champion yet."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        version = client.get_model_version_by_alias(model_name, CHAMPION)
-    except MlflowException:
-        return None
-    raw = version.tags.get(SCORE_TAG)
-    return float(raw) if raw is not None else float("-inf")
-
-
 def register_pipeline(
-    model_uri: str, score: float, tracking_uri: str, model_name: str = DEFAULT_MODEL_NAME
+    model_uri: str,
+    alias: str,
+    tracking_uri: str,
+    model_name: str = DEFAULT_MODEL_NAME,
+    *,
+    description: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> RegisteredVersion:
-    """Register ``model_uri``; alias it champion if first or ``score`` >= the champion's."""
+    """Register ``model_uri`` as a new version of ``model_name`` and point ``alias`` at it
+    (the caller decides champion or challenger); ``description`` says why."""
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    previous = _champion_score(client, model_name)
     with tracking_uri_scope(tracking_uri):
-        version = mlflow.register_model(model_uri, model_name, tags={SCORE_TAG: str(score)})
-    alias = CHAMPION if previous is None or score >= previous else CHALLENGER
+        version = mlflow.register_model(model_uri, model_name, tags=tags or {})
+    if description:
+        client.update_model_version(model_name, version.version, description=description)
     client.set_registered_model_alias(model_name, alias, version.version)
-    return RegisteredVersion(model_name, int(version.version), alias, score, previous)
+    return RegisteredVersion(model_name, int(version.version), alias)
 
 
 def resolve_version(model_name: str, ref: str, *, tracking_uri: str) -> str:

@@ -78,8 +78,9 @@ def _mlflow_uri(root: Path) -> str:
     return f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
 
 
-def _register(pipeline: RecommendationPipeline, root: Path, name: str, score: float) -> str:
-    """Log ``pipeline`` to the data root's MLflow store and register it; the alias it got."""
+def _register(pipeline: RecommendationPipeline, root: Path, name: str) -> str:
+    """Log ``pipeline`` to the data root's MLflow store and register it as champion; the
+    alias it got."""
     uri = _mlflow_uri(root)
     (root / "mlflow").mkdir(parents=True, exist_ok=True)
     with tracking_uri_scope(uri):
@@ -93,7 +94,7 @@ def _register(pipeline: RecommendationPipeline, root: Path, name: str, score: fl
         )
         with mlflow.start_run(experiment_id=experiment_id):
             model_uri = log_pipeline(pipeline.save(root / "pipelines" / name))
-    return register_pipeline(model_uri, score, uri).alias
+    return register_pipeline(model_uri, "champion", uri).alias
 
 
 @dataclass
@@ -151,7 +152,7 @@ def test_a_moved_champion_is_served_without_a_failed_request(
                     visibility=Visibility.PUBLIC,
                 )
             )
-    assert _register(_pipeline(V1_VIDEOS), data_root, "v1", score=0.1) == "champion"
+    assert _register(_pipeline(V1_VIDEOS), data_root, "v1") == "champion"
     env = {
         "REELRANK_MODEL_CHECK_INTERVAL_S": "0.2",
         "REELRANK_RATE_LIMIT_PER_MINUTE": "0",
@@ -164,7 +165,7 @@ def test_a_moved_champion_is_served_without_a_failed_request(
         try:
             time.sleep(1.0)
             assert load.seen(1) and not load.seen(2)
-            assert _register(_pipeline(V2_VIDEOS), data_root, "v2", score=0.2) == "champion"
+            assert _register(_pipeline(V2_VIDEOS), data_root, "v2") == "champion"
             deadline = time.monotonic() + 60
             while not load.seen(2) and time.monotonic() < deadline:
                 time.sleep(0.1)

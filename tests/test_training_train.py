@@ -42,6 +42,7 @@ from training.train import (
     run_evaluation,
     run_training,
 )
+from training.promotion import decide
 from training.tuning import DEFAULT_RANKERS
 
 ALS = ALSConfig(factors=16, iterations=10, alpha=5.0, regularization=0.1)
@@ -188,6 +189,15 @@ def test_a_worse_model_becomes_challenger(store: Store) -> None:
     assert (report.model_version, report.alias) == (2, CHALLENGER)
     client = mlflow.MlflowClient(tracking_uri=store.uri, registry_uri=store.uri)
     assert int(client.get_model_version_by_alias(DEFAULT_MODEL_NAME, CHAMPION).version) == 1
+    # the champion was scored again on this run's holdout, not read from its old run
+    promotion = report.promotion
+    assert promotion is not None and not promotion.promote and promotion.champion is not None
+    assert promotion.champion_version == 1
+    assert promotion.champion["ndcg_at_10"] > promotion.challenger["ndcg_at_10"]
+    assert "does not beat the champion v1" in promotion.reason
+    version = client.get_model_version(DEFAULT_MODEL_NAME, "2")
+    assert version.description == promotion.reason
+    assert version.tags["promotion_reason"] == promotion.reason
     challenger = load_pipeline(alias=CHALLENGER, tracking_uri=store.uri)
     assert challenger.sources["als"].config == weak
 
@@ -196,7 +206,8 @@ def test_registration_can_be_turned_off(store: Store) -> None:
     logged = LoggedRun(experiment_id="0", run_id="r", model_runs={}, model_uri="models:/m-1")
     scores = Evaluation(metrics={PIPELINE: {"ndcg_at_10": 1.0}}, recommended={})
     off = store.config(registration=RegistrationSettings(enabled=False))
-    assert register_served(off, logged, scores) is None  # without touching the MLflow store
+    decision = decide(scores.metrics[PIPELINE], None)
+    assert register_served(off, logged, scores, decision) is None  # without touching MLflow
 
 
 @pytest.mark.slow

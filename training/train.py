@@ -7,6 +7,10 @@ pipeline is refitted on the whole event log (same configs, same ranker) after ev
 newest users, items and interactions are what a streaming service most needs to know, and the
 holdout metrics of the train-split fit are the estimate of its quality.
 
+The registered champion is scored on the same holdout (its recipe refitted on the same training
+split, ``training.champion``); the new pipeline is registered as ``champion`` only when it wins
+by ``RunConfig.promotion`` (``training.promotion``), else as ``challenger`` with the reason.
+
 Each stage is a plain function with typed inputs and outputs, so a notebook can run them one
 at a time::
 
@@ -16,7 +20,8 @@ at a time::
     scores = score_models(config, data, split, fitted)
     served = refit_served(config, data, fitted)
     logged = log_run(config, data, split, fitted, scores, served)
-    registered = register_served(config, logged, scores)
+    decision = promotion_decision(config, data, split, scores)  # the champion, same holdout
+    registered = register_served(config, logged, scores, decision)
     release_data(data)  # the run's scratch feature repos
 
 ``run_training(config)`` chains them all; ``run_evaluation(config)`` stops after scoring.
@@ -28,6 +33,7 @@ import hashlib
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +50,8 @@ from models.config import ModelConfig
 from models.families import family, fit_source, make_source
 from models.interactions import Interactions, Weighting
 from models.mlflow_registry import (
+    CHALLENGER,
+    CHAMPION,
     DEFAULT_MODEL_NAME,
     RegisteredVersion,
     log_pipeline,
@@ -55,8 +63,10 @@ from models.pipeline import RecommendationPipeline
 from models.postprocess import genre_vectors
 from models.rankers import AnyRankerConfig
 from models.side_info import ItemFeatures
+from training.champion import load_champion, refit_recipe
 from training.evaluate import DEFAULT_KS, Holdout, build_holdout, evaluate_ids, item_popularity
 from training.plots import plot_metric_vs_k, plot_popularity_bias
+from training.promotion import LATENCY, Decision, PromotionPolicy, decide
 from training.splits import temporal_split
 from training.tuning import DEFAULT_RANKERS, TuningReport, default_grids, fit_tuned_pipeline
 
@@ -83,11 +93,14 @@ __all__ = [
     "item_features_from",
     "load_data",
     "log_run",
+    "promotion_decision",
     "refit_served",
     "register_served",
     "run_evaluation",
     "run_training",
+    "score_champion",
     "score_models",
+    "score_pipeline",
     "split_data",
 ]
 
@@ -158,6 +171,11 @@ class RunConfig(BaseModel):
         None, description="MLflow tracking; needed by log_run (not by run_evaluation)."
     )
     registration: RegistrationSettings = Field(default_factory=RegistrationSettings)
+    promotion: PromotionPolicy = Field(
+        default_factory=PromotionPolicy,
+        description="When the new pipeline replaces the champion (both scored on this run's "
+        "holdout).",
+    )
     progress: bool = Field(False, description="Show progress bars.")
     ranker_features: bool = Field(
         True,
@@ -252,6 +270,7 @@ class TrainReport(BaseModel):
     model_version: int | None = None
     alias: str | None = None
     tuning: dict[str, Any] = {}
+    promotion: Decision | None = None
 
     def summary(self) -> str:
         """One human-readable line for the CLI."""
@@ -261,6 +280,7 @@ class TrainReport(BaseModel):
         )
         served = (
             f"registered {self.model_name} v{self.model_version} as @{self.alias}"
+            + (f" ({self.promotion.reason})" if self.promotion else "")
             if self.model_name
             else f"logged {self.model_uri}"
         )
@@ -335,30 +355,70 @@ def fit_models(config: RunConfig, data: LoadedData, split: Split) -> FittedModel
 def score_models(
     config: RunConfig, data: LoadedData, split: Split, fitted: FittedModels
 ) -> Evaluation:
-    """Holdout metrics at every metric cut-off for each model and the pipeline."""
+    """Holdout metrics at every metric cut-off for each model and the pipeline (the pipeline's
+    with its per-user latency)."""
     ks = config.metric_ks
     genres = _genres(data.item_features, split.train_interactions)
-    scored: dict[str, Recommender | RecommendationPipeline] = {
-        **fitted.models,
-        PIPELINE: fitted.pipeline,
-    }
-    if fitted.pipeline.ranker is not None and data.feature_dir is not None:
-        # rank the test users with online features of the training split, as serving would
-        from training.feature_sets import online_features
-
-        fitted.pipeline.attach_features(
-            online_features(
-                split.train, _videos(data), data.feature_dir / "test", config.embeddings_path
-            )
-        )
     metrics: dict[str, dict[str, float]] = {}
     recommended: dict[str, np.ndarray] = {}
-    for name, model in scored.items():
+    for name, model in fitted.models.items():
         recommended[name] = model.recommend(split.holdout.user_ids, max(ks))[0]
         metrics[name] = evaluate_ids(
             recommended[name], split.holdout, split.train_interactions, ks, genres
         )
+    metrics[PIPELINE], recommended[PIPELINE] = score_pipeline(config, data, split, fitted.pipeline)
     return Evaluation(metrics=metrics, recommended=recommended)
+
+
+def score_pipeline(
+    config: RunConfig, data: LoadedData, split: Split, pipeline: RecommendationPipeline
+) -> tuple[dict[str, float], np.ndarray]:
+    """A pipeline fitted on the training split, scored on the holdout as serving would rank
+    it (online features of the training split attached to its ranker): its metrics, with
+    ``latency_ms_per_user``, and its top-k lists."""
+    ks = config.metric_ks
+    if pipeline.ranker is not None:
+        pipeline.attach_features(_test_features(config, data, split))
+    users = split.holdout.user_ids
+    started = time.perf_counter()
+    ids = pipeline.recommend(users, max(ks))[0]
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    genres = _genres(data.item_features, split.train_interactions)
+    metrics = evaluate_ids(ids, split.holdout, split.train_interactions, ks, genres)
+    metrics[LATENCY] = elapsed_ms / max(len(users), 1)
+    return metrics, ids
+
+
+def score_champion(
+    config: RunConfig, data: LoadedData, split: Split
+) -> tuple[int, dict[str, float]] | None:
+    """The registered champion's version and its metrics on this run's holdout (its recipe
+    refitted on this run's training split); None when registration is off or there is no
+    champion yet."""
+    if not config.registration.enabled or config.tracking is None:
+        return None
+    found = load_champion(config.registration.model_name, config.tracking.uri)
+    if found is None:
+        return None
+    version, champion = found
+    refitted = refit_recipe(champion, split.train_interactions, data.item_features)
+    return version, score_pipeline(config, data, split, refitted)[0]
+
+
+def _test_features(config: RunConfig, data: LoadedData, split: Split) -> PairFeatures | None:
+    """Online features of the training split (built once per run; None without Feast)."""
+    if data.feature_dir is None:
+        return None
+    from features.online import OnlineFeatures
+    from training.feature_sets import online_features
+
+    repo = data.feature_dir / "test"
+    marker = repo / ".materialized"
+    if marker.is_file():
+        return OnlineFeatures(repo)
+    provider = online_features(split.train, _videos(data), repo, config.embeddings_path)
+    marker.touch()
+    return provider
 
 
 def refit_served(
@@ -428,30 +488,54 @@ def log_run(
 
 
 def register_served(
-    config: RunConfig, logged: LoggedRun, scores: Evaluation
+    config: RunConfig, logged: LoggedRun, scores: Evaluation, decision: Decision
 ) -> RegisteredVersion | None:
-    """Register the served model, aliased ``champion`` unless its NDCG@10 is below the
-    champion's (then ``challenger``); None when the config says not to register."""
+    """Register the served model as ``champion`` when ``decision`` promotes it, else as
+    ``challenger``, with the reason as the version's description; None when the config says
+    not to register."""
     if not config.registration.enabled:
         return None
     if config.tracking is None:
         raise ValueError("register_served needs config.tracking (an MLflow URI)")
-    score = scores.metrics[PIPELINE]["ndcg_at_10"]
+    primary = config.promotion.primary
+    tags = {primary: str(scores.metrics[PIPELINE][primary]), "promotion_reason": decision.reason}
+    if decision.champion is not None:
+        tags[f"champion_{primary}"] = str(decision.champion[primary])
     return register_pipeline(
-        logged.model_uri, score, config.tracking.uri, config.registration.model_name
+        logged.model_uri,
+        CHAMPION if decision.promote else CHALLENGER,
+        config.tracking.uri,
+        config.registration.model_name,
+        description=decision.reason,
+        tags=tags,
+    )
+
+
+def promotion_decision(
+    config: RunConfig, data: LoadedData, split: Split, scores: Evaluation
+) -> Decision:
+    """Score the champion on this run's holdout and decide whether the new pipeline wins."""
+    champion = score_champion(config, data, split)
+    return decide(
+        scores.metrics[PIPELINE],
+        champion[1] if champion is not None else None,
+        config.promotion,
+        champion_version=champion[0] if champion is not None else None,
     )
 
 
 def run_training(config: RunConfig) -> TrainReport:
-    """Every stage in order: load, split, fit and tune, score, refit, log, register."""
+    """Every stage in order: load, split, fit and tune, score, refit, score the champion on the
+    same holdout and decide, log, register."""
     data = load_data(config)
     try:
         split = split_data(config, data)
         fitted = fit_models(config, data, split)
         scores = score_models(config, data, split, fitted)
         served = refit_served(config, data, fitted)
+        decision = promotion_decision(config, data, split, scores)
         logged = log_run(config, data, split, fitted, scores, served)
-        registered = register_served(config, logged, scores)
+        registered = register_served(config, logged, scores, decision)
     finally:
         release_data(data)
     return TrainReport(
@@ -471,6 +555,7 @@ def run_training(config: RunConfig) -> TrainReport:
         model_version=registered.version if registered else None,
         alias=registered.alias if registered else None,
         tuning=tuning_summary(fitted.tuning),
+        promotion=decision if registered else None,
     )
 
 
