@@ -30,6 +30,7 @@ from models.mlflow_registry import (
     tracking_uri_scope,
 )
 from tests.conftest import PlantedFactory, PlantedTastes
+from training.promotion import decide
 from training.train import (
     PIPELINE,
     Evaluation,
@@ -42,7 +43,6 @@ from training.train import (
     run_evaluation,
     run_training,
 )
-from training.promotion import decide
 from training.tuning import DEFAULT_RANKERS
 
 ALS = ALSConfig(factors=16, iterations=10, alpha=5.0, regularization=0.1)
