@@ -37,6 +37,8 @@ app.add_typer(features_app, name="features")
 app.add_typer(media_app, name="media")
 app.add_typer(bench_app, name="bench")
 app.add_typer(users_app, name="users")
+flows_app = typer.Typer(help="Prefect flows: retrain, materialize-features, ingest-video.")
+app.add_typer(flows_app, name="flows")
 
 
 def _settings() -> Settings:
@@ -47,10 +49,19 @@ def _settings() -> Settings:
     settings = get_settings()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_HOME", str(settings.paths.prefect_home))
+    prefect_environment(settings)
 
     setup_logging(settings.log_level)
     return settings
+
+
+def prefect_environment(settings: Settings) -> None:
+    """Point Prefect at the data root (its home, its ephemeral server's database) unless the
+    environment says otherwise; ``PREFECT_API_URL`` selects a Prefect server instead."""
+    os.environ.setdefault("PREFECT_HOME", str(settings.paths.prefect_home))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # a cold ephemeral server takes longer than Prefect's 20 s default on a busy 2-core machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def _migrated_url() -> str:
@@ -581,6 +592,55 @@ def bench_transcode_cmd(
 
     _settings()
     typer.echo(describe(bench_transcode(json_path, seconds=seconds, workers=(1, 2))))
+
+
+@flows_app.command("list")
+def flows_list_cmd() -> None:
+    """Each flow's deployment and schedule."""
+    from flows.schedules import describe
+
+    typer.echo("\n".join(describe()))
+
+
+@flows_app.command("serve")
+def flows_serve_cmd() -> None:
+    """Serve every flow's deployment with its schedule from this process (a Prefect server
+    when PREFECT_API_URL is set, the local ephemeral mode otherwise)."""
+    from flows.schedules import describe, serve_all
+
+    settings = _settings()
+    settings.paths.ensure()
+    where = os.environ.get("PREFECT_API_URL") or "the local ephemeral Prefect server"
+    typer.echo(f"serving {len(describe())} deployments against {where}:")
+    typer.echo("\n".join(f"  {line}" for line in describe()))
+    serve_all()
+
+
+@flows_app.command("run")
+def flows_run_cmd(
+    name: Annotated[str, typer.Argument(help="retrain, materialize-features or ingest-video.")],
+    params: Annotated[
+        str | None,
+        typer.Option(help='Flow parameters as JSON, e.g. \'{"options": {"rankers": false}}\'.'),
+    ] = None,
+) -> None:
+    """Run one flow now, in this process, and print its result."""
+    from flows.schedules import flow_function
+
+    settings = _settings()
+    settings.paths.ensure()
+    try:
+        function = flow_function(name)
+    except KeyError as exc:
+        raise typer.BadParameter(str(exc.args[0]), param_hint="NAME") from exc
+    try:
+        parameters = json.loads(params) if params else {}
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="--params") from exc
+    if not isinstance(parameters, dict):
+        raise typer.BadParameter("must be a JSON object", param_hint="--params")
+    result = function(**parameters)
+    typer.echo(result.summary() if hasattr(result, "summary") else str(result))
 
 
 @app.command("serve")

@@ -196,8 +196,8 @@ DEMO_EXPERIMENT = "champion-vs-challenger"
 def _experiment(settings: Settings) -> str:
     """Train and register a second version, then run an experiment between the champion and
     the other version (50/50); reuses both when they exist."""
+    from flows.experiment_start import start_champion_experiment
     from models.mlflow_registry import registered_versions, resolve_version
-    from serving.experiment_models import ExperimentSpec, VariantSpec
     from serving.experiments import ExperimentNotFoundError, ExperimentRegistry
     from serving.recommender import MODEL_NAME
     from training.train import RunConfig, TrackingSettings, run_training
@@ -214,7 +214,7 @@ def _experiment(settings: Settings) -> str:
         return f"reusing experiment {DEMO_EXPERIMENT} ({models})"
     paths = settings.paths
     uri = settings.resolved_mlflow_uri
-    run_training(
+    report = run_training(
         RunConfig(
             events_path=paths.events_file,
             models=CHALLENGER_MODELS,
@@ -226,17 +226,12 @@ def _experiment(settings: Settings) -> str:
     )
     champion = int(resolve_version(MODEL_NAME, "champion", tracking_uri=uri))
     other = max(v for v in registered_versions(MODEL_NAME, tracking_uri=uri) if v != champion)
-    spec = ExperimentSpec(
-        name=DEMO_EXPERIMENT,
-        description="The demo's champion against the newest other version, 50/50.",
-        variants=[
-            VariantSpec(name="champion", traffic=0.5, model="champion", control=True),
-            VariantSpec(name="challenger", traffic=0.5, model=str(other)),
-        ],
+    start_champion_experiment(settings, other, DEMO_EXPERIMENT)
+    reason = report.promotion.reason if report.promotion else "not registered"
+    return (
+        f"experiment {DEMO_EXPERIMENT}: champion v{champion} vs v{other}, 50/50, running "
+        f"(v{report.model_version} @{report.alias}: {reason})"
     )
-    registry.create(spec)
-    registry.start(DEMO_EXPERIMENT)
-    return f"experiment {DEMO_EXPERIMENT}: champion v{champion} vs v{other}, 50/50, running"
 
 
 def _features(settings: Settings) -> object:

@@ -18,9 +18,11 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select, update
 
@@ -31,13 +33,20 @@ from core.types import JobState, VideoStatus
 from media.errors import MediaError
 from media.ingest.upload import IngestLimits, ingest_file
 from media.jobs.records import find_job, lost_for
-from media.jobs.runner import process_video, resume_job
+from media.jobs.runner import LadderPackage, process_video, resume_job
 from media.ray_runtime import init_ray
 from media.video_records import record_failure
 from serving.package_extras import make_extras
 from serving.uploads import FAILED, PROCESSING, READY, drop_expired, partial_path
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class StepRunner(Protocol):
+    """Runs one named processing stage: ``step(name, function, *args)``."""
+
+    def __call__(self, name: str, function: Callable[..., T], *args: object) -> T: ...
 
 
 class MediaQueue:
@@ -125,123 +134,12 @@ class MediaQueue:
         return len(rows)
 
     def _claim(self, upload_id: str, stamp: datetime) -> bool:
-        """Take the upload if nobody moved its stamp since ``stamp``."""
-        with session_scope(self.url) as session:
-            result = session.execute(
-                update(Upload)
-                .where(
-                    Upload.id == upload_id,
-                    Upload.state == PROCESSING,
-                    Upload.updated_at == stamp,
-                )
-                .values(updated_at=utcnow())
-            )
-            return bool(getattr(result, "rowcount", 0))
-
-    @contextmanager
-    def _holding(self, upload_id: str) -> Iterator[None]:
-        """Keep the claim fresh while the block runs."""
-        stop = threading.Event()
-
-        def beat() -> None:
-            while not stop.wait(self.lease_s / 3):
-                try:
-                    with session_scope(self.url) as session:
-                        session.execute(
-                            update(Upload)
-                            .where(Upload.id == upload_id, Upload.state == PROCESSING)
-                            .values(updated_at=utcnow())
-                        )
-                except Exception as exc:  # a missed beat is retried
-                    log.warning("upload %s: claim heartbeat failed (%s)", upload_id, exc)
-
-        thread = threading.Thread(target=beat, name=f"claim {upload_id}", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join()
-
-    def _finish(self, upload_id: str, state: str, error: str | None) -> None:
-        with session_scope(self.url) as session:
-            upload = session.get(Upload, upload_id)
-            if upload is not None:
-                upload.state, upload.error, upload.updated_at = state, error, utcnow()
-        if state in (READY, FAILED):
-            partial_path(self.settings, upload_id).unlink(missing_ok=True)
-
-    def _failure(self, video_id: int, fallback: str) -> tuple[str, str | None]:
-        """The upload's end state after an error: ready if the video plays anyway (a better
-        rung failed), else failed with the video's reason."""
-        with session_scope(self.url) as session:
-            video = session.get(Video, video_id)
-            if video is None:
-                return FAILED, "the video was deleted while it was processed"
-            if video.status is VideoStatus.READY:
-                return READY, fallback
-            if video.status is not VideoStatus.FAILED:
-                record_failure(self.url, video_id, fallback)
-                return FAILED, fallback
-            return FAILED, video.failure_reason or fallback
+        return claim_upload(self.url, upload_id, stamp)
 
     def process(self, upload_id: str) -> None:
         """Take a claimed upload as far as it goes: ready (and its extras) or failed."""
-        with self._holding(upload_id):
-            with session_scope(self.url) as session:
-                upload = session.get(Upload, upload_id)
-                if upload is None or upload.video_id is None:
-                    return
-                video = session.get(Video, upload.video_id)
-                video_id, filename = upload.video_id, upload.filename
-                status = video.status if video is not None else None
-                reason = video.failure_reason if video is not None else None
-            if status is None:
-                self._finish(upload_id, FAILED, "the video was deleted before it was processed")
-                return
-            job = find_job(self.url, video_id)
-            if job is None and status is VideoStatus.FAILED:
-                self._finish(upload_id, FAILED, reason)
-                return
-            if job is not None and job.state is JobState.RUNNING and lost_for(job) is None:
-                log.info("upload %s: job %s is alive elsewhere; leaving it", upload_id, job.id)
-                return
-            root = self.settings.paths.root
-            try:
-                if job is None:
-                    partial = partial_path(self.settings, upload_id)
-                    if not partial.is_file():
-                        raise MediaError("the uploaded bytes are gone (the partial file is lost)")
-                    limits = IngestLimits(max_bytes=self.settings.max_upload_bytes)
-                    accepted = ingest_file(
-                        self.url,
-                        partial,
-                        filename=filename,
-                        video_id=video_id,
-                        data_root=root,
-                        limits=limits,
-                    )
-                    partial.unlink(missing_ok=True)
-                    self._start_ray()
-                    package = process_video(
-                        self.url, video_id, accepted.local_path, root, on_ray=self.on_ray
-                    )
-                elif job.state is not JobState.SUCCEEDED:
-                    self._start_ray()
-                    package = resume_job(self.url, video_id, root, on_ray=self.on_ray)
-                else:
-                    package = None
-                if package is not None:
-                    make_extras(self.url, package, self.settings.paths.embeddings_file, self.on_ray)
-            except MediaError as exc:
-                self._finish(upload_id, *self._failure(video_id, str(exc)))
-                return
-            except Exception as exc:
-                log.exception("upload %s: processing broke", upload_id)
-                self._finish(upload_id, *self._failure(video_id, f"processing broke: {exc}"))
-                return
-            self._finish(upload_id, READY, None)
-            log.info("upload %s: video %s is ready", upload_id, video_id)
+        with holding_upload(self.url, upload_id, self.lease_s):
+            process_upload(self.settings, upload_id, self._start_ray)
 
     def _start_ray(self) -> None:
         """Start (or join) Ray for the job, once per process."""
@@ -251,3 +149,174 @@ class MediaQueue:
             if not ray.is_initialized():
                 init_ray(self.settings.resolved_ray_address, self.settings.paths.ray_tmp)
                 self._started_ray = True
+
+
+def claim_upload(database_url: str, upload_id: str, stamp: datetime) -> bool:
+    """Take the upload if nobody moved its stamp since ``stamp``."""
+    with session_scope(database_url) as session:
+        result = session.execute(
+            update(Upload)
+            .where(
+                Upload.id == upload_id,
+                Upload.state == PROCESSING,
+                Upload.updated_at == stamp,
+            )
+            .values(updated_at=utcnow())
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def upload_stamp(database_url: str, upload_id: str) -> datetime | None:
+    """The stamp a claim compares with: the upload's ``updated_at`` while it is processing."""
+    with session_scope(database_url) as session:
+        return session.scalar(
+            select(Upload.updated_at).where(Upload.id == upload_id, Upload.state == PROCESSING)
+        )
+
+
+@contextmanager
+def holding_upload(database_url: str, upload_id: str, lease_s: float) -> Iterator[None]:
+    """Keep the claim on ``upload_id`` fresh (a stamp every third of the lease) while the
+    block runs."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(lease_s / 3):
+            try:
+                with session_scope(database_url) as session:
+                    session.execute(
+                        update(Upload)
+                        .where(Upload.id == upload_id, Upload.state == PROCESSING)
+                        .values(updated_at=utcnow())
+                    )
+            except Exception as exc:  # a missed beat is retried
+                log.warning("upload %s: claim heartbeat failed (%s)", upload_id, exc)
+
+    thread = threading.Thread(target=beat, name=f"claim {upload_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _finish(settings: Settings, upload_id: str, state: str, error: str | None) -> None:
+    with session_scope(settings.resolved_database_url) as session:
+        upload = session.get(Upload, upload_id)
+        if upload is not None:
+            upload.state, upload.error, upload.updated_at = state, error, utcnow()
+    if state in (READY, FAILED):
+        partial_path(settings, upload_id).unlink(missing_ok=True)
+
+
+def _failure(database_url: str, video_id: int, fallback: str) -> tuple[str, str | None]:
+    """The upload's end state after an error: ready if the video plays anyway (a better
+    rung failed), else failed with the video's reason."""
+    with session_scope(database_url) as session:
+        video = session.get(Video, video_id)
+        if video is None:
+            return FAILED, "the video was deleted while it was processed"
+        if video.status is VideoStatus.READY:
+            return READY, fallback
+        if video.status is not VideoStatus.FAILED:
+            record_failure(database_url, video_id, fallback)
+            return FAILED, fallback
+        return FAILED, video.failure_reason or fallback
+
+
+def _direct(name: str, function: Callable[..., T], *args: object) -> T:
+    """Run a stage in place."""
+    return function(*args)
+
+
+def _ingest(settings: Settings, upload_id: str, video_id: int, filename: str) -> Path:
+    """Probe and safely ingest the uploaded bytes; the accepted original's path."""
+    partial = partial_path(settings, upload_id)
+    if not partial.is_file():
+        raise MediaError("the uploaded bytes are gone (the partial file is lost)")
+    accepted = ingest_file(
+        settings.resolved_database_url,
+        partial,
+        filename=filename,
+        video_id=video_id,
+        data_root=settings.paths.root,
+        limits=IngestLimits(max_bytes=settings.max_upload_bytes),
+    )
+    partial.unlink(missing_ok=True)
+    return accepted.local_path
+
+
+def _ladder(settings: Settings, video_id: int, original: Path | None) -> LadderPackage:
+    """Transcode and package the ladder (lowest rung first); once the video has a job (a
+    dead worker's, or this stage's failed attempt), resume it, redoing only missing parts."""
+    on_ray = settings.media_processing == "ray"
+    url, root = settings.resolved_database_url, settings.paths.root
+    if original is not None and find_job(url, video_id) is None:
+        return process_video(url, video_id, original, root, on_ray=on_ray)
+    return resume_job(url, video_id, root, on_ray=on_ray)
+
+
+def _extras(settings: Settings, package: LadderPackage) -> None:
+    """Poster, storyboard, MP4 download and content embeddings (near-duplicate check)."""
+    make_extras(
+        settings.resolved_database_url,
+        package,
+        settings.paths.embeddings_file,
+        settings.media_processing == "ray",
+    )
+
+
+def process_upload(
+    settings: Settings,
+    upload_id: str,
+    start_compute: Callable[[], None] = lambda: None,
+    step: StepRunner = _direct,
+) -> str:
+    """Take a claimed upload as far as it goes: ready (and its extras) or failed; its state.
+
+    Each stage (``ingest``, ``ladder``, ``extras``) runs through ``step(name, function,
+    *args)``: in place here, as a Prefect task in the ``ingest-video`` flow.
+    """
+    url = settings.resolved_database_url
+    with session_scope(url) as session:
+        upload = session.get(Upload, upload_id)
+        if upload is None or upload.video_id is None:
+            return "missing"
+        video = session.get(Video, upload.video_id)
+        video_id, filename = upload.video_id, upload.filename
+        status = video.status if video is not None else None
+        reason = video.failure_reason if video is not None else None
+    if status is None:
+        _finish(settings, upload_id, FAILED, "the video was deleted before it was processed")
+        return FAILED
+    job = find_job(url, video_id)
+    if job is None and status is VideoStatus.FAILED:
+        _finish(settings, upload_id, FAILED, reason)
+        return FAILED
+    if job is not None and job.state is JobState.RUNNING and lost_for(job) is None:
+        log.info("upload %s: job %s is alive elsewhere; leaving it", upload_id, job.id)
+        return PROCESSING
+    try:
+        package: LadderPackage | None = None
+        if job is None:
+            original = step("ingest", _ingest, settings, upload_id, video_id, filename)
+            start_compute()
+            package = step("ladder", _ladder, settings, video_id, original)
+        elif job.state is not JobState.SUCCEEDED:
+            start_compute()
+            package = step("ladder", _ladder, settings, video_id, None)
+        if package is not None:
+            step("extras", _extras, settings, package)
+    except MediaError as exc:
+        state, error = _failure(url, video_id, str(exc))
+        _finish(settings, upload_id, state, error)
+        return state
+    except Exception as exc:
+        log.exception("upload %s: processing broke", upload_id)
+        state, error = _failure(url, video_id, f"processing broke: {exc}")
+        _finish(settings, upload_id, state, error)
+        return state
+    _finish(settings, upload_id, READY, None)
+    log.info("upload %s: video %s is ready", upload_id, video_id)
+    return READY

@@ -25,6 +25,10 @@ MOVIELENS_SMALL = ROOT.parent / "shared" / "datasets" / "ml-latest-small"
 #: Loopback servers tried by default; set the variable to "" to run without them.
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+# Prefect's own logs (it logs "stopping the temporary server" at exit, after pytest has closed
+# the captured streams) are warnings-only in tests; set before any test module imports Prefect.
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def service_unavailable(what: str, reason: str) -> None:

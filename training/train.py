@@ -102,6 +102,7 @@ __all__ = [
     "score_models",
     "score_pipeline",
     "split_data",
+    "train_report",
 ]
 
 EXPERIMENT = "reelrank"
@@ -538,6 +539,19 @@ def run_training(config: RunConfig) -> TrainReport:
         registered = register_served(config, logged, scores, decision)
     finally:
         release_data(data)
+    return train_report(data, split, fitted, scores, logged, registered, decision)
+
+
+def train_report(
+    data: LoadedData,
+    split: Split,
+    fitted: FittedModels,
+    scores: Evaluation,
+    logged: LoggedRun,
+    registered: RegisteredVersion | None,
+    decision: Decision,
+) -> TrainReport:
+    """The report of a run from its stages' outputs."""
     return TrainReport(
         experiment_id=logged.experiment_id,
         run_id=logged.run_id,
