@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         description="Where accepted uploads are transcoded: as Ray tasks (a local Ray under the "
         "data root, or ray_address), or one unit at a time in the API process (small machines).",
     )
+    media_dispatch: Literal["queue", "prefect"] = Field(
+        "queue",
+        description="Who processes a completed upload: the API's own media queue, or the "
+        "ingest-video Prefect deployment (needs PREFECT_API_URL and `reelrank flows serve`; "
+        "the queue takes over when the flow cannot be started).",
+    )
     max_body_bytes: int = Field(
         1 * 2**20, ge=1024, description="Largest request body outside uploads."
     )

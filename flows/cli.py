@@ -639,7 +639,12 @@ def flows_run_cmd(
         raise typer.BadParameter(f"not JSON: {exc}", param_hint="--params") from exc
     if not isinstance(parameters, dict):
         raise typer.BadParameter("must be a JSON object", param_hint="--params")
-    result = function(**parameters)
+    from prefect.exceptions import ParameterBindError, ParameterTypeError
+
+    try:
+        result = function(**parameters)
+    except (ParameterBindError, ParameterTypeError) as exc:
+        raise typer.BadParameter(str(exc).splitlines()[0], param_hint="--params") from exc
     typer.echo(result.summary() if hasattr(result, "summary") else str(result))
 
 

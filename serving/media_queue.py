@@ -10,6 +10,10 @@ claimed at once; every ``scan_interval_s`` (and at start-up) the worker also cla
 whose stamp is older than ``lease_s`` - their worker died - and finishes them: a video not
 yet ingested is ingested again from the partial file, a transcoding job that died (its
 heartbeat lapsed, ``lost_for``) is resumed with only its missing parts redone.
+
+With ``media_dispatch = "prefect"`` a completed upload starts a run of the ``ingest-video``
+deployment instead (``flows/ingest.py``: the same stages, ``process_upload``, as Prefect
+tasks, claiming the upload the same way); one that no flow took is recovered here.
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ class MediaQueue:
         self.url = settings.resolved_database_url
         self.on_ray = settings.media_processing == "ray"
         self.scan_interval_s, self.lease_s = scan_interval_s, lease_s
-        self._queue: queue.Queue[tuple[str, datetime]] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, datetime, bool]] = queue.Queue()  # id, stamp, recovered
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._busy: str | None = None
@@ -87,7 +91,7 @@ class MediaQueue:
 
     def submit(self, upload_id: str, stamp: datetime) -> None:
         """Process a just-completed upload (``stamp``: its ``updated_at`` at completion)."""
-        self._queue.put((upload_id, stamp))
+        self._queue.put((upload_id, stamp, False))
 
     @property
     def pending(self) -> int:
@@ -104,10 +108,16 @@ class MediaQueue:
                     log.exception("media queue: recovery scan failed")
                 next_scan = time.monotonic() + self.scan_interval_s
             try:
-                upload_id, stamp = self._queue.get(timeout=0.5)
+                upload_id, stamp, recovered = self._queue.get(timeout=0.5)
             except queue.Empty:
                 continue
             try:
+                if (
+                    self.settings.media_dispatch == "prefect"
+                    and not recovered
+                    and trigger_ingest_flow(upload_id)
+                ):
+                    continue  # the flow claims it; an upload no flow took is recovered here
                 if self._claim(upload_id, stamp):
                     self._busy = upload_id
                     self.process(upload_id)
@@ -130,7 +140,7 @@ class MediaQueue:
             ).all()
         for upload_id, stamp in rows:
             log.info("media queue: recovering upload %s (no worker since %s)", upload_id, stamp)
-            self._queue.put((upload_id, stamp))
+            self._queue.put((upload_id, stamp, True))
         return len(rows)
 
     def _claim(self, upload_id: str, stamp: datetime) -> bool:
@@ -149,6 +159,29 @@ class MediaQueue:
             if not ray.is_initialized():
                 init_ray(self.settings.resolved_ray_address, self.settings.paths.ray_tmp)
                 self._started_ray = True
+
+
+#: The Prefect deployment that processes one upload (``flows/ingest.py``).
+INGEST_DEPLOYMENT = "ingest-video/ingest-video"
+
+
+def trigger_ingest_flow(upload_id: str) -> bool:
+    """Start a run of the ingest-video deployment for the upload; False (logged) when Prefect
+    cannot be reached or has no such deployment."""
+    try:
+        from prefect.deployments import run_deployment
+
+        run = run_deployment(INGEST_DEPLOYMENT, parameters={"upload_id": upload_id}, timeout=0)
+    except Exception as exc:
+        log.warning(
+            "upload %s: cannot start %s (%s); the API processes it",
+            upload_id,
+            INGEST_DEPLOYMENT,
+            exc,
+        )
+        return False
+    log.info("upload %s: flow run %s of %s", upload_id, getattr(run, "id", "?"), INGEST_DEPLOYMENT)
+    return True
 
 
 def claim_upload(database_url: str, upload_id: str, stamp: datetime) -> bool:
