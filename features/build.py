@@ -10,8 +10,9 @@ serves the latest row per entity. ``created`` is the build time.
 Definitions (``T`` is the row's time; a ``w``-day window is ``(T - w days, T]``):
 
 * ``user_activity``: ``user_events_{w}d`` / ``user_plays_{w}d`` / ``user_completes_{w}d``:
-  events / ``play`` / ``complete`` events in the window; ``user_watch_minutes_{w}d``: their
-  ``watch_seconds`` / 60 (missing counts 0); ``user_events_total``: events ever;
+  events / ``play`` / ``complete`` events in the window; ``user_watch_minutes_{w}d``: watch
+  time added in the window (``features.watch_time``: sessions' cumulative reports) / 60;
+  ``user_events_total``: events ever;
   ``user_active_days_30d``: distinct UTC days with an event in the 30-day window;
   ``user_sessions_30d``: distinct non-null session ids in it; ``user_completion_rate``:
   ``features.completion.completion_rate`` over completes and plays ever;
@@ -50,6 +51,7 @@ from core.types import EventType
 from features import schema as s
 from features.completion import completion_rate
 from features.videos import conform_videos
+from features.watch_time import watch_increments
 
 if TYPE_CHECKING:
     import numpy as np
@@ -198,7 +200,7 @@ def user_activity_frame(events: pd.DataFrame, as_of: datetime, created: datetime
         "plays": (kind == EventType.PLAY).astype("int64"),
         "completes": (kind == EventType.COMPLETE).astype("int64"),
         # Whole microseconds, so window differences of running sums are exact.
-        "watch_us": (ev[c.WATCH_SECONDS].fillna(0.0) * 1e6).round().astype("int64"),
+        "watch_us": (watch_increments(ev) * 1e6).round().astype("int64"),
     }
     parts = pd.DataFrame(
         {

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from core.db.models import InteractionEvent, Video
 from core.errors import NotFoundError
 from core.types import EventType
+from features.watch_time import WATCH_EVENTS
 from serving.analytics_models import (
     ActiveDay,
     DailyActiveOut,
@@ -62,8 +63,6 @@ MAX_STARTUP_MS = 3_600_000
 QOE_BUCKET = 10
 
 E = InteractionEvent
-#: Events whose ``watch_seconds`` report a session's cumulative watch time.
-WATCH_EVENTS = (EventType.PLAY, EventType.PROGRESS, EventType.COMPLETE)
 #: Events the per-video figures read.
 PLAYER_EVENTS = (*WATCH_EVENTS, EventType.REBUFFER, EventType.QUALITY_CHANGE)
 

@@ -1,5 +1,6 @@
 """Results of an experiment: exposures joined to interaction events by recommendation id,
-aggregated per user in SQL, compared per variant with user-level statistics."""
+aggregated per user in SQL, compared per variant with user-level statistics. Watch time follows
+``features.watch_time``: each playback session's largest cumulative report."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Row, case, func, select
+from sqlalchemy import ColumnElement, Row, Subquery, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from core.db.models import Exposure, InteractionEvent
 from core.db.session import session_factory
 from core.types import EventType
+from features.watch_time import WATCH_EVENTS
+from serving.analytics_sql import utc_day
 from serving.experiment_models import (
     ExperimentResultsOut,
     MetricOut,
@@ -30,9 +33,6 @@ from serving.experiment_stats import (
     z_value,
 )
 from serving.experiments import load_experiment
-
-#: Event types whose ``watch_seconds`` add up to watch time.
-WATCH_EVENTS = (EventType.PROGRESS, EventType.COMPLETE)
 
 
 @dataclass(frozen=True)
@@ -65,16 +65,33 @@ def _count(event_type: EventType) -> ColumnElement[Any]:
     return func.sum(case((InteractionEvent.event_type == event_type, 1), else_=0))
 
 
+def _watch_per_user(experiment: str) -> Subquery:
+    """Per (variant, user): the watch seconds of the playback sessions their exposures led to,
+    each session's largest cumulative report (``features.watch_time``), summed."""
+    E = InteractionEvent
+    day = case((E.session_id.is_(None), utc_day(E.event_timestamp)))
+    sessions = (
+        select(
+            Exposure.variant.label("variant"),
+            Exposure.user_id.label("user_id"),
+            func.max(func.coalesce(E.watch_seconds, 0.0)).label("watch"),
+        )
+        .join(E, E.recommendation_id == Exposure.recommendation_id)
+        .where(Exposure.experiment == experiment, E.event_type.in_(WATCH_EVENTS))
+        .group_by(Exposure.variant, Exposure.user_id, E.video_id, E.session_id, day)
+        .subquery()
+    )
+    return (
+        select(sessions.c.variant, sessions.c.user_id, func.sum(sessions.c.watch).label("watch"))
+        .group_by(sessions.c.variant, sessions.c.user_id)
+        .subquery()
+    )
+
+
 def user_totals(session: Session, experiment: str) -> dict[str, UserTotals]:
     """Per variant, each exposed user's exposures, attributed impressions, clicks, plays and
-    watch seconds (progress and complete events), summed in the database."""
-    watch = case(
-        (
-            InteractionEvent.event_type.in_(WATCH_EVENTS),
-            func.coalesce(InteractionEvent.watch_seconds, 0.0),
-        ),
-        else_=0.0,
-    )
+    watch seconds, summed in the database."""
+    watch = _watch_per_user(experiment)
     query = (
         select(
             Exposure.variant,
@@ -83,10 +100,14 @@ def user_totals(session: Session, experiment: str) -> dict[str, UserTotals]:
             _count(EventType.IMPRESSION),
             _count(EventType.CLICK),
             _count(EventType.PLAY),
-            func.sum(watch),
+            func.coalesce(func.max(watch.c.watch), 0.0),
         )
         .outerjoin(
             InteractionEvent, InteractionEvent.recommendation_id == Exposure.recommendation_id
+        )
+        .outerjoin(
+            watch,
+            and_(watch.c.variant == Exposure.variant, watch.c.user_id == Exposure.user_id),
         )
         .where(Exposure.experiment == experiment)
         .group_by(Exposure.variant, Exposure.user_id)

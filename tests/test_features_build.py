@@ -72,7 +72,7 @@ USER_LOG = (
     _in_session(event_row(1, 10, "impression", "2024-03-01T09:00Z"), "s1"),
     _in_session(event_row(1, 10, "click", "2024-03-01T09:01Z"), "s1"),
     _in_session(event_row(1, 10, "play", "2024-03-01T09:02Z", watch=120), "s1"),
-    _in_session(event_row(1, 10, "complete", "2024-03-01T09:10Z", watch=60), "s1"),
+    _in_session(event_row(1, 10, "complete", "2024-03-01T09:10Z", watch=180), "s1"),
     _in_session(event_row(1, 10, "rate", "2024-03-02T20:00Z", value=5), "s2"),
     _in_session(event_row(1, 20, "impression", "2024-03-02T20:05Z"), "s2"),
     event_row(1, 20, "play", "2024-03-02T21:00Z", watch=30),
@@ -101,7 +101,8 @@ def test_user_activity_windows_decay_to_zero_at_their_day_boundaries() -> None:
     assert list(u1[s.USER_COMPLETES[0]]) == [1, 0, 0, 0, 0, 0, 0, 0]
     assert list(u1[s.USER_COMPLETES[1]]) == [1, 1, 1, 0, 0, 0, 0, 0]
     assert list(u1[s.USER_COMPLETES[2]]) == [1, 1, 1, 1, 1, 0, 0, 0]
-    # (120 + 60) s = 3 min on 03-01, 30 s = 0.5 min on 03-02; missing watch counts 0.
+    # Session s1 reports 120 s, then 180 s in all: 3 min on 03-01; 30 s = 0.5 min on 03-02
+    # (a play without a session: its own session for that day); missing watch counts 0.
     assert list(u1[s.USER_WATCH_MINUTES[0]]) == [3.0, 0.5, 0, 0, 0, 0, 0, 0]
     assert list(u1[s.USER_WATCH_MINUTES[1]]) == [3.0, 3.5, 3.5, 0.5, 0, 0, 0, 0]
     assert list(u1[s.USER_WATCH_MINUTES[2]]) == [3.0, 3.5, 3.5, 3.5, 3.5, 0.5, 0, 0]
@@ -480,6 +481,18 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else NAN
 
 
+def _watched(seen: list[_Event], until: pd.Timestamp) -> float:
+    """Watch time up to ``until``: each session's largest cumulative report so far, summed
+    (a session without an id: the user, video and UTC day)."""
+    best: dict[tuple[int, int, str], float] = {}
+    for e in seen:
+        if e.at > until or e.kind not in ("play", "progress", "complete") or math.isnan(e.watch):
+            continue
+        key = (e.user, e.video, e.session or f"day {e.at.floor('D')}")
+        best[key] = max(best.get(key, 0.0), e.watch)
+    return sum(best.values())
+
+
 def _recount_user(seen: list[_Event], at: pd.Timestamp) -> dict[str, object]:
     row: dict[str, object] = {}
     for days, ev, pl, co, wm in zip(
@@ -489,7 +502,7 @@ def _recount_user(seen: list[_Event], at: pd.Timestamp) -> dict[str, object]:
         row[ev] = len(win)
         row[pl] = sum(e.kind == "play" for e in win)
         row[co] = sum(e.kind == "complete" for e in win)
-        row[wm] = sum(0.0 if math.isnan(e.watch) else e.watch for e in win) / 60
+        row[wm] = (_watched(seen, at) - _watched(seen, at - pd.Timedelta(days=days))) / 60
     month = [e for e in seen if e.at > at - pd.Timedelta(days=30)]
     plays = sum(e.kind == "play" for e in seen)
     completes = sum(e.kind == "complete" for e in seen)

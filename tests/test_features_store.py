@@ -34,7 +34,7 @@ from tests.event_rows import event_row
 
 EVENTS = [
     event_row(1, 1, "play", "2024-05-01T10:00Z", watch=120),
-    event_row(1, 1, "complete", "2024-05-01T10:05Z", watch=60),
+    event_row(1, 1, "complete", "2024-05-01T10:05Z", watch=180),  # cumulative: 3 min
     event_row(1, 1, "rate", "2024-05-01T10:06Z", value=4),
     event_row(1, 2, "impression", "2024-05-01T10:07Z"),
     event_row(2, 1, "impression", "2024-05-02T09:00Z"),
@@ -244,7 +244,7 @@ def test_pushed_events_update_the_users_online_features_within_seconds(tmp_path:
     new = pd.DataFrame(
         [
             event_row(1, 2, "play", "2024-05-03T12:00Z", watch=90),
-            event_row(1, 2, "complete", "2024-05-03T12:01Z", watch=30),
+            event_row(1, 2, "complete", "2024-05-03T12:01Z", watch=120),  # cumulative
         ]
     )
     started = datetime.now(UTC)

@@ -420,8 +420,9 @@ def test_results_from_exposures_and_attributed_events(client: TestClient) -> Non
     serve(control[1])  # a second list, nothing done with it
     rid = serve(control[0])
     events += [
+        # one playback session reporting its cumulative watch time: 3 minutes in all
         _event(control[0], EventType.PROGRESS, rid, 120.0),
-        _event(control[0], EventType.COMPLETE, rid, 60.0),
+        _event(control[0], EventType.COMPLETE, rid, 180.0),
         _event(control[0], EventType.PAUSE, rid, 999.0),  # not watch time
         _event(control[0], EventType.CLICK, None),  # not attributed
     ]
