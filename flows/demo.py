@@ -113,6 +113,10 @@ def run_demo(settings: Settings, config: DemoConfig) -> None:
     )
     if not settings.admin_token:
         typer.echo("  Admin routes: sign in as demo-admin (or set REELRANK_ADMIN_TOKEN).")
+    typer.echo(
+        "  Retrain now (promoted only if it beats the champion): reelrank flows run retrain; "
+        "the nightly and hourly schedules: reelrank flows serve"
+    )
     if config.serve:
         import uvicorn
 

@@ -11,7 +11,7 @@ index, is registered as ``champion`` only when it wins (``training.promotion``),
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -42,6 +42,11 @@ class RetrainOptions(BaseModel):
     factors: int = Field(256, ge=1, description="ALS latent factors.")
     iterations: int = Field(15, ge=1, description="ALS iterations.")
     min_gain: float = Field(0.0, ge=0, description="NDCG@10 margin the new pipeline needs.")
+    split_by: Literal["time", "events"] = Field(
+        "events",
+        description="Hold out the newest 20 % of the events (robust to quiet periods and to a "
+        "few stray new events), or the newest 20 % of the log's time span.",
+    )
     experiment: bool = Field(
         False,
         description="When the new pipeline is not promoted, A/B test it against the champion.",
@@ -74,7 +79,7 @@ def run_config(settings: Settings, options: RetrainOptions) -> RunConfig:
     """The training run a retrain performs under ``settings``."""
     from models.als import ALSConfig
     from training.promotion import PromotionPolicy
-    from training.train import DEFAULT_MODELS, RunConfig, TrackingSettings
+    from training.train import DEFAULT_MODELS, RunConfig, SplitSettings, TrackingSettings
     from training.tuning import DEFAULT_RANKERS
 
     paths = settings.paths
@@ -89,6 +94,7 @@ def run_config(settings: Settings, options: RetrainOptions) -> RunConfig:
             uri=settings.resolved_mlflow_uri, artifacts_dir=paths.mlflow_artifacts
         ),
         promotion=PromotionPolicy(min_gain=options.min_gain),
+        split=SplitSettings(by=options.split_by),
     )
 
 

@@ -22,8 +22,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -32,6 +32,7 @@ from sqlalchemy import select, update
 
 from core.db.models import Upload, Video, utcnow
 from core.db.session import session_scope
+from core.periodic import every
 from core.settings import Settings
 from core.types import JobState, VideoStatus
 from media.errors import MediaError
@@ -207,31 +208,21 @@ def upload_stamp(database_url: str, upload_id: str) -> datetime | None:
         )
 
 
-@contextmanager
-def holding_upload(database_url: str, upload_id: str, lease_s: float) -> Iterator[None]:
+def holding_upload(
+    database_url: str, upload_id: str, lease_s: float
+) -> AbstractContextManager[None]:
     """Keep the claim on ``upload_id`` fresh (a stamp every third of the lease) while the
     block runs."""
-    stop = threading.Event()
 
-    def beat() -> None:
-        while not stop.wait(lease_s / 3):
-            try:
-                with session_scope(database_url) as session:
-                    session.execute(
-                        update(Upload)
-                        .where(Upload.id == upload_id, Upload.state == PROCESSING)
-                        .values(updated_at=utcnow())
-                    )
-            except Exception as exc:  # a missed beat is retried
-                log.warning("upload %s: claim heartbeat failed (%s)", upload_id, exc)
+    def stamp() -> None:
+        with session_scope(database_url) as session:
+            session.execute(
+                update(Upload)
+                .where(Upload.id == upload_id, Upload.state == PROCESSING)
+                .values(updated_at=utcnow())
+            )
 
-    thread = threading.Thread(target=beat, name=f"claim {upload_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    return every(lease_s / 3, stamp, f"claim of upload {upload_id}")
 
 
 def _finish(settings: Settings, upload_id: str, state: str, error: str | None) -> None:

@@ -284,3 +284,33 @@ def test_the_creators_upload_streams_only_to_entitled_viewers(
     assert started.status_code == 201, started.text
     master = client.get(started.json()["manifest_url"])
     assert master.status_code == 200 and master.text.startswith("#EXTM3U")
+
+
+def test_flows_run_retrain_on_the_demo_world_promotes_or_keeps_the_champion_with_a_reason(
+    demo_world: Settings, client: TestClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.cli import main
+
+    before = client.get("/users/1/recommendations", params={"k": 5}).json()["model_version"]
+    options = '{"options": {"rankers": false, "factors": 32, "iterations": 8}}'
+    assert main(["flows", "run", "retrain", "--params", options]) == 0
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    verdict = re.search(r"v(\d+) registered as @(champion|challenger): (promoted|kept)", out)
+    assert verdict is not None, out
+    version, alias, what = verdict.groups()
+    assert int(version) > int(before)
+    assert (alias == "champion") == (what == "promoted")
+    assert (
+        ("beats the champion" in out)
+        if alias == "champion"
+        else ("does not" in out or "loses" in out)
+    )
+    expected = version if alias == "champion" else before
+    deadline = time.monotonic() + 30
+    served = before
+    while time.monotonic() < deadline:
+        served = client.get("/users/1/recommendations", params={"k": 5}).json()["model_version"]
+        if served == expected:
+            break
+        time.sleep(0.5)
+    assert served == expected

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,6 +24,7 @@ from core.db.models import Video
 from core.db.session import session_scope
 from core.errors import NotFoundError, ReelRankError
 from core.paths import DataPaths
+from core.periodic import every
 from core.settings import get_settings
 from core.types import JobState, VideoStatus
 from media.errors import MediaError
@@ -153,25 +153,9 @@ class _AttemptFailed(Exception):
         self.message, self.retryable = message, retryable
 
 
-@contextmanager
-def _heartbeat(publisher: Publisher, interval_s: float) -> Iterator[None]:
+def _heartbeat(publisher: Publisher, interval_s: float) -> AbstractContextManager[None]:
     """Save the job's state (a fresh heartbeat) every ``interval_s`` while the block runs."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(interval_s):
-            try:
-                publisher.save()
-            except Exception as exc:  # a missed beat is retried; the work goes on
-                log.warning("job %s: heartbeat failed (%s)", publisher.job_id, exc)
-
-    thread = threading.Thread(target=beat, name=f"heartbeat job {publisher.job_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    return every(interval_s, publisher.save, f"heartbeat of job {publisher.job_id}")
 
 
 def _outcomes(specs: list[UnitSpec], on_ray: bool, max_retries: int) -> Iterator[UnitOutcome]:
