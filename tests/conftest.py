@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -44,6 +45,23 @@ def lexical_search_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Apps under test search lexically unless a test turns semantic search on: each app
     would otherwise load the MiniLM model and encode its catalogue in the background."""
     monkeypatch.setenv("REELRANK_SEARCH_SEMANTIC", "false")
+
+
+@contextmanager
+def module_settings(factory: pytest.TempPathFactory, name: str, **env: str) -> Iterator[Settings]:
+    """Settings of a private data root (plus the ``env`` variables) for a module-scoped world;
+    the environment is restored afterwards."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("REELRANK_DATA_ROOT", str(factory.mktemp(name) / "var"))
+    patch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for key, value in env.items():
+        patch.setenv(key, value)
+    get_settings.cache_clear()
+    try:
+        yield get_settings()
+    finally:
+        patch.undo()
+        get_settings.cache_clear()
 
 
 @pytest.fixture

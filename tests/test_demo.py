@@ -16,9 +16,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from flows.demo import DemoConfig, run_demo
 from serving.app import create_app
+from tests.conftest import module_settings
 
 #: The whole demo world is built once for the module (about a minute): the slow tier.
 pytestmark = pytest.mark.slow
@@ -27,19 +28,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """One small demo run (not serving) under a private data root, shared by this module."""
-    root = tmp_path_factory.mktemp("demo") / "var"
-    patch = pytest.MonkeyPatch()
-    patch.setenv("REELRANK_DATA_ROOT", str(root))
-    patch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    get_settings.cache_clear()
-    settings = get_settings()
-    run_demo(settings, DemoConfig(users=300, videos=80, seed=3, serve=False))
-    yield settings
-    import ray
+    with module_settings(tmp_path_factory, "demo") as settings:
+        run_demo(settings, DemoConfig(users=300, videos=80, seed=3, serve=False))
+        yield settings
+        import ray
 
-    ray.shutdown()
-    patch.undo()
-    get_settings.cache_clear()
+        ray.shutdown()
 
 
 @pytest.fixture(scope="module")

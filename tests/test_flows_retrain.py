@@ -12,10 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.db.migrate import upgrade
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from flows.cli import prefect_environment
 from flows.retrain import RetrainOptions, retrain
 from serving.app import create_app
+from tests.conftest import module_settings
 from training.datasets.synth import SynthConfig
 from training.datasets.synth_writer import synthesize
 
@@ -31,26 +32,15 @@ MODEL = "reelrank-recommender"
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A synthetic world (400 users, 120 videos) under a private data root, Prefect there too."""
-    root = tmp_path_factory.mktemp("flows") / "var"
-    patch = pytest.MonkeyPatch()
-    patch.setenv("REELRANK_DATA_ROOT", str(root))
-    patch.setenv("REELRANK_MODEL_CHECK_INTERVAL_S", "0.5")
-    patch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    get_settings.cache_clear()
-    settings = get_settings()
-    for name in ("PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED"):
-        patch.delenv(name, raising=False)
-    prefect_environment(settings)
-    paths = settings.paths.ensure()
-    upgrade(settings.resolved_database_url)
-    synthesize(
-        SynthConfig(users=400, videos=120, seed=5),
-        settings.resolved_database_url,
-        paths.events_file,
-    )
-    yield settings
-    patch.undo()
-    get_settings.cache_clear()
+    with module_settings(
+        tmp_path_factory, "flows", REELRANK_MODEL_CHECK_INTERVAL_S="0.5"
+    ) as settings:
+        prefect_environment(settings)
+        paths = settings.paths.ensure()
+        upgrade(settings.resolved_database_url)
+        world = SynthConfig(users=400, videos=120, seed=5)
+        synthesize(world, settings.resolved_database_url, paths.events_file)
+        yield settings
 
 
 def _version(client: TestClient, user_id: int) -> str | None:
