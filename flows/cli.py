@@ -15,6 +15,7 @@ from core.errors import ReelRankError
 
 if TYPE_CHECKING:
     from core.settings import Settings
+    from training.train import RunConfig
 
 app = typer.Typer(
     name="reelrank",
@@ -30,6 +31,7 @@ features_app = typer.Typer(help="The Feast feature store.", no_args_is_help=True
 media_app = typer.Typer(help="Ingest and transcode videos.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+mlflow_app = typer.Typer(help="Review training runs in MLflow.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 data_app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
@@ -39,6 +41,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(users_app, name="users")
 flows_app = typer.Typer(help="Prefect flows: retrain, materialize-features, ingest-video.")
 app.add_typer(flows_app, name="flows")
+app.add_typer(mlflow_app, name="mlflow")
 
 
 def _settings() -> Settings:
@@ -307,25 +310,21 @@ RankerOption = Annotated[
 ]
 
 
-@app.command("train")
-def train_cmd(
-    model: ModelOption = None,
-    factors: Annotated[int, typer.Option(min=1, help="ALS latent factors.")] = 256,
-    iterations: Annotated[int, typer.Option(min=1, help="ALS iterations.")] = 15,
-    k: Annotated[int, typer.Option(min=1, help="Cut-off of the offline metrics.")] = 10,
-    ranker: RankerOption = True,
-    metrics_json: Annotated[
-        Path | None, typer.Option(help="Also write the metrics as JSON here (for DVC).")
-    ] = None,
-) -> None:
-    """Train models and the served pipeline on the event log; log to MLflow and register it."""
+AlsFactorsOption = Annotated[int, typer.Option(min=1, help="ALS latent factors.")]
+AlsIterationsOption = Annotated[int, typer.Option(min=1, help="ALS iterations.")]
+KOption = Annotated[int, typer.Option(min=1, help="Cut-off of the offline metrics.")]
+
+
+def _run_config(
+    settings: Settings, model: list[str] | None, factors: int, iterations: int, k: int, ranker: bool
+) -> RunConfig:
+    """The run config of ``reelrank train`` and ``reelrank evaluate`` (tracking to the
+    settings' MLflow store)."""
     from models.als import ALSConfig
-    from training.train import DEFAULT_MODELS, RunConfig, TrackingSettings, run_training
+    from training.train import DEFAULT_MODELS, RunConfig, TrackingSettings
     from training.tuning import DEFAULT_RANKERS
 
-    settings = _settings()
-    settings.paths.ensure()
-    config = RunConfig(
+    return RunConfig(
         events_path=settings.paths.events_file,
         models=tuple(_models(model) or DEFAULT_MODELS),
         source_configs={"als": ALSConfig(factors=factors, iterations=iterations)},
@@ -338,39 +337,169 @@ def train_cmd(
         ),
         progress=True,
     )
-    report = run_training(config)
+
+
+def _write_json(path: Path, body: object) -> None:
+    """Write ``body`` as sorted, indented JSON to ``path`` (creating its folder); a NaN
+    figure (say diversity of one-item lists) becomes null."""
+
+    def finite(value: object) -> object:
+        if isinstance(value, dict):
+            return {key: finite(item) for key, item in value.items()}
+        return None if isinstance(value, float) and value != value else value
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(finite(body), indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+@app.command("train")
+def train_cmd(
+    model: ModelOption = None,
+    factors: AlsFactorsOption = 256,
+    iterations: AlsIterationsOption = 15,
+    k: KOption = 10,
+    ranker: RankerOption = True,
+    metrics_json: Annotated[
+        Path | None, typer.Option(help="Also write the metrics as JSON here (for DVC).")
+    ] = None,
+    save_dir: Annotated[
+        Path | None,
+        typer.Option(help="Also save the registered pipeline into this folder (for DVC)."),
+    ] = None,
+) -> None:
+    """Train models and the served pipeline on the event log; log to MLflow and register it."""
+    from training.train import run_training
+
+    settings = _settings()
+    settings.paths.ensure()
+    if (
+        save_dir is not None
+        and save_dir.is_dir()
+        and any(save_dir.iterdir())
+        and not (save_dir / "pipeline.json").is_file()
+    ):
+        raise typer.BadParameter(
+            f"{save_dir} holds files that are not a saved pipeline", param_hint="--save-dir"
+        )
+    report = run_training(_run_config(settings, model, factors, iterations, k, ranker))
     if metrics_json is not None:
-        metrics_json.parent.mkdir(parents=True, exist_ok=True)
-        metrics_json.write_text(json.dumps(report.metrics, indent=2, sort_keys=True) + "\n")
+        _write_json(metrics_json, report.metrics)
+    if save_dir is not None and report.model_name is not None:
+        import shutil
+
+        from models.mlflow_registry import load_pipeline_version
+
+        pipeline = load_pipeline_version(
+            report.model_name, str(report.model_version), tracking_uri=settings.resolved_mlflow_uri
+        )
+        shutil.rmtree(save_dir, ignore_errors=True)
+        pipeline.save(save_dir)
     typer.echo(report.summary())
 
 
 @app.command("evaluate")
 def evaluate_cmd(
     model: ModelOption = None,
+    factors: AlsFactorsOption = 256,
+    iterations: AlsIterationsOption = 15,
+    k: KOption = 10,
     ranker: RankerOption = True,
+    metrics_json: Annotated[
+        Path | None,
+        typer.Option(help="Also write every metric per model as JSON here (for DVC)."),
+    ] = None,
 ) -> None:
     """Evaluate models and the pipeline on a temporal split of the event log (nothing logged)."""
-    from training.train import DEFAULT_MODELS, RunConfig, run_evaluation
-    from training.tuning import DEFAULT_RANKERS
+    from training.train import run_evaluation
 
     settings = _settings()
-    config = RunConfig(
-        events_path=settings.paths.events_file,
-        models=tuple(_models(model) or DEFAULT_MODELS),
-        rankers=DEFAULT_RANKERS if ranker else (),
-        database_url=settings.resolved_database_url,
-        embeddings_path=settings.paths.embeddings_file,
-        progress=True,
-    )
-    metrics = run_evaluation(config).metrics
+    config = _run_config(settings, model, factors, iterations, k, ranker)
+    metrics = run_evaluation(config.model_copy(update={"tracking": None})).metrics
+    if metrics_json is not None:
+        _write_json(metrics_json, metrics)
     for name, values in metrics.items():
         shown = ", ".join(
             f"{metric}={values[metric]:.4f}"
-            for metric in ("ndcg_at_10", "recall_at_10", "precision_at_10", "map_at_10", "coverage")
+            for metric in (
+                f"ndcg_at_{k}",
+                f"recall_at_{k}",
+                f"precision_at_{k}",
+                f"coverage_at_{k}",
+            )
             if metric in values
         )
         typer.echo(f"{name:>16}  {shown or values}")
+
+
+@app.command("index")
+def index_cmd(
+    pipeline_dir: Annotated[Path, typer.Argument(help="A saved pipeline (train --save-dir).")],
+    out: Annotated[Path, typer.Option(help="Folder the indexes are published into.")],
+    kind: Annotated[
+        str, typer.Option(help="FAISS index: auto, flat (exact), hnsw or ivf.")
+    ] = "auto",
+    k: KOption = 10,
+    metrics_json: Annotated[
+        Path | None, typer.Option(help="Also write each index's recall@k and size as JSON here.")
+    ] = None,
+) -> None:
+    """Build the pipeline's item index (and the content-vector index when the media pipeline
+    wrote vectors) and publish them into OUT in one swap."""
+    from pydantic import ValidationError
+
+    from models.faiss_index import IndexConfig
+    from models.pipeline import RecommendationPipeline
+    from training.indexes import publish_indexes
+
+    settings = _settings()
+    try:
+        config = IndexConfig.model_validate({"kind": kind})
+    except ValidationError:
+        raise typer.BadParameter(f"unknown index kind {kind!r}", param_hint="--kind") from None
+    pipeline = RecommendationPipeline.load(pipeline_dir)  # ModelFormatError: not one
+    published = publish_indexes(pipeline, out, config, settings.paths.embeddings_file, k)
+    if metrics_json is not None:
+        _write_json(metrics_json, published.metrics())
+    for name, summary in published.indexes.items():
+        typer.echo(
+            f"{name}: {summary.size} x {summary.dim}-d {summary.kind} index of {summary.source}, "
+            f"recall@{k} {summary.recall_at_k:.3f}"
+        )
+    typer.echo(f"published to {out}")
+
+
+@mlflow_app.command("ui")
+def mlflow_ui_cmd(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to bind.")] = 5000,
+) -> None:
+    """Serve the MLflow UI on the project's tracking store (artifacts under the data root)."""
+    import sys
+
+    settings = _settings()
+    settings.paths.ensure()
+    artifacts = settings.paths.mlflow_artifacts.resolve().as_uri()
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        settings.resolved_mlflow_uri,
+        "--default-artifact-root",
+        artifacts,
+        "--artifacts-destination",
+        artifacts,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    typer.echo(f"MLflow UI on http://{host}:{port} ({settings.resolved_mlflow_uri})")
+    sys.stdout.flush()
+    os.execv(sys.executable, command)
 
 
 @bench_app.command("recs")

@@ -108,9 +108,7 @@ def run_demo(settings: Settings, config: DemoConfig) -> None:
         f"  Accounts ({', '.join(a.username for a in accounts.values())}): passwords in "
         f"{settings.paths.root / ACCOUNTS_FILE}; sign in with POST {base}/auth/token"
     )
-    typer.echo(
-        f"  MLflow UI: .venv/bin/mlflow ui --backend-store-uri {settings.resolved_mlflow_uri}"
-    )
+    typer.echo("  MLflow UI (runs, champion and challenger with reasons): reelrank mlflow ui")
     if not settings.admin_token:
         typer.echo("  Admin routes: sign in as demo-admin (or set REELRANK_ADMIN_TOKEN).")
     typer.echo(

@@ -19,8 +19,12 @@ from pydantic import BaseModel, Field
 
 from flows.feature_tasks import build_features, export_events, materialize_online
 
+#: Folder under the data root where the champion's FAISS indexes are published.
+INDEXES = "indexes"
+
 if TYPE_CHECKING:
     from core.settings import Settings
+    from models.pipeline import RecommendationPipeline
     from training.promotion import Decision
     from training.train import (
         Evaluation,
@@ -64,6 +68,7 @@ class RetrainResult(BaseModel):
     ndcg_at_10: float
     champion_ndcg_at_10: float | None
     experiment: str | None = None
+    indexes: str | None = None
 
     def summary(self) -> str:
         """One human-readable line."""
@@ -134,15 +139,30 @@ def publish(
     fitted: FittedModels,
     scores: Evaluation,
     decision: Decision,
-) -> TrainReport:
+) -> tuple[TrainReport, RecommendationPipeline]:
     """Refit the pipeline (and its FAISS index) on every event, log the run, register it
-    under the alias the decision chose."""
+    under the alias the decision chose; the report and the served pipeline."""
     from training.train import log_run, refit_served, register_served, train_report
 
     served = refit_served(config, data, fitted)
     logged = log_run(config, data, split, fitted, scores, served)
     registered = register_served(config, logged, scores, decision)
-    return train_report(data, split, fitted, scores, logged, registered, decision)
+    return train_report(data, split, fitted, scores, logged, registered, decision), served
+
+
+@task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def publish_indexes(settings: Settings, served: RecommendationPipeline) -> str:
+    """Rebuild the new champion's FAISS indexes (items, and content vectors when the media
+    pipeline wrote them) and swap them into ``var/indexes``; what was published, in words."""
+    from training.indexes import publish_indexes as publish
+
+    folder = settings.paths.root / INDEXES
+    try:
+        published = publish(served, folder, embeddings_path=settings.paths.embeddings_file)
+    except ValueError as exc:  # no embedding source (a popularity-only pipeline, say)
+        return f"no index published: {exc}"
+    sizes = ", ".join(f"{name} {s.size}" for name, s in published.indexes.items())
+    return f"indexes published to {folder} ({sizes})"
 
 
 @task(cache_policy=NO_CACHE)
@@ -170,9 +190,10 @@ def retrain(options: RetrainOptions | None = None) -> RetrainResult:
     try:
         fitted = train_models(config, data, split)
         scores, decision = evaluate(config, data, split, fitted)
-        report = publish(config, data, split, fitted, scores, decision)
+        report, served = publish(config, data, split, fitted, scores, decision)
     finally:
         release_data(data)
+    indexes = publish_indexes(settings, served) if decision.promote else None
     experiment = None
     if options.experiment and not decision.promote and report.model_version is not None:
         experiment = start_experiment(settings, report.model_version)
@@ -185,6 +206,7 @@ def retrain(options: RetrainOptions | None = None) -> RetrainResult:
         ndcg_at_10=scores.metrics[PIPELINE]["ndcg_at_10"],
         champion_ndcg_at_10=decision.champion["ndcg_at_10"] if decision.champion else None,
         experiment=experiment,
+        indexes=indexes,
     )
     logger.info(result.summary())
     return result

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -26,17 +26,22 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(
-    data_root: Path, *options: str, env: dict[str, str] | None = None, start_s: float = 120.0
+    data_root: Path,
+    *options: str,
+    env: dict[str, str] | None = None,
+    start_s: float = 120.0,
+    command: tuple[str, ...] = ("serve",),
 ) -> Iterator[str]:
-    """Run ``reelrank serve --port P *options`` on ``data_root`` (plus the ``REELRANK_*``
+    """Run ``reelrank <command> --port P *options`` on ``data_root`` (plus the ``REELRANK_*``
     overrides in ``env``) until /health answers; yield its base URL; stop it (SIGTERM, then
-    SIGKILL of its process group) afterwards. Its output goes to ``data_root/server.log``."""
+    SIGKILL of its process group, and SIGTERM to whatever of the group outlives it)
+    afterwards. Its output goes to ``data_root/server.log``."""
     port = free_port()
     environment = os.environ | {"REELRANK_DATA_ROOT": str(data_root)} | (env or {})
     data_root.mkdir(parents=True, exist_ok=True)
     log = (data_root / "server.log").open("wb")
     process = subprocess.Popen(
-        [str(REELRANK), "serve", "--port", str(port), *options],
+        [str(REELRANK), *command, "--port", str(port), *options],
         env=environment,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -64,4 +69,6 @@ def live_server(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
+        with suppress(ProcessLookupError):  # children the server started (MLflow's uvicorn)
+            os.killpg(process.pid, signal.SIGTERM)
         log.close()

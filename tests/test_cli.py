@@ -251,3 +251,14 @@ def test_users_create_makes_an_admin_who_can_sign_in(
     ).json()["access_token"]
     me = client.get("/me", headers={"Authorization": f"Bearer {token}"}).json()
     assert me["role"] == "admin"
+
+
+def test_train_refuses_to_save_over_a_folder_that_is_not_a_pipeline(
+    data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = data_root / "notes"
+    target.mkdir(parents=True)
+    (target / "keep.txt").write_text("mine")
+    assert main(["train", "--save-dir", str(target)]) == 2
+    assert "--save-dir" in capsys.readouterr().err
+    assert (target / "keep.txt").read_text() == "mine"

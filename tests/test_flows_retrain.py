@@ -55,6 +55,7 @@ def test_better_recipe_is_promoted_and_served_then_a_worse_one_is_kept_out(
     assert first.promoted and first.alias == "champion" and first.model_version == 1
     assert first.reason == "first model: no champion yet"
     assert first.events > 1000
+    assert first.indexes is not None and first.indexes.startswith("no index published")
 
     with TestClient(create_app(world)) as client:
         assert _version(client, 1) == "1"
@@ -64,6 +65,8 @@ def test_better_recipe_is_promoted_and_served_then_a_worse_one_is_kept_out(
         assert better.champion_ndcg_at_10 is not None
         assert better.ndcg_at_10 > better.champion_ndcg_at_10
         assert "beats the champion v1's" in better.reason
+        assert better.indexes is not None and "items" in better.indexes
+        assert (world.paths.root / "indexes" / "indexes.json").is_file()
         deadline = time.monotonic() + 30
         while _version(client, 1) != "2" and time.monotonic() < deadline:
             time.sleep(0.5)

@@ -126,6 +126,7 @@ def test_runs_record_params_metrics_dataset_and_code(store: Store) -> None:
     assert parent_files == {
         "plots/ndcg_vs_k.png",
         "plots/recall_vs_k.png",
+        "plots/coverage_vs_k.png",
         "plots/popularity_bias.png",
     }
     assert next(store.artifacts.rglob("ndcg_vs_k.png")).read_bytes()[:4] == b"\x89PNG"

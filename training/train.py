@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -437,8 +438,9 @@ def log_run(
     scores: Evaluation,
     served: RecommendationPipeline,
 ) -> LoggedRun:
-    """One parent MLflow run (params, tags, plots, the served model) with one nested run per
-    model and one for the pipeline; each metric is logged once, in its model's run."""
+    """One parent MLflow run (params, tags with the dataset digest and git commit, the event
+    log as input, plots, the served model) with one nested run per model and one for the
+    pipeline; each metric is logged once, in its model's run, under ``<metric>_at_<k>``."""
     import mlflow
 
     if config.tracking is None:
@@ -449,6 +451,9 @@ def log_run(
         "code_version": code_version(),
         "served_model": "refit_on_all_events",
     }
+    commit = tags["code_version"].removesuffix("+dirty")
+    if commit != "unknown":
+        tags["mlflow.source.git.commit"] = commit  # shown as the run's git commit in the UI
     common = _common_params(config, data, split)
     model_runs: dict[str, str] = {}
     with tracking_uri_scope(config.tracking.uri), tempfile.TemporaryDirectory() as tmp:
@@ -456,6 +461,7 @@ def log_run(
         with mlflow.start_run(experiment_id=experiment_id, run_name="train") as parent:
             mlflow.set_tags(tags)
             mlflow.log_params(common)
+            _log_dataset(config.events_path, data.dataset_sha256)
             for name, model in fitted.models.items():
                 with mlflow.start_run(
                     experiment_id=experiment_id, run_name=name, nested=True
@@ -470,6 +476,7 @@ def log_run(
                 experiment_id=experiment_id, run_name=PIPELINE, nested=True
             ) as run:
                 mlflow.set_tags(tags)
+                _log_dataset(config.events_path, data.dataset_sha256)
                 params = common | _pipeline_params(config, fitted.pipeline, fitted.tuning)
                 mlflow.log_params({key: str(value)[:500] for key, value in params.items()})
                 mlflow.log_metrics(scores.metrics[PIPELINE] | validation_metrics(fitted.tuning))
@@ -688,13 +695,35 @@ def _experiment_id(artifacts_dir: Path) -> str:
     return mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts_dir.resolve().as_uri())
 
 
+def _log_dataset(events_path: Path, sha256: str) -> None:
+    """Record the event log as the active run's input (the UI's dataset column), with the
+    first 32 hex digits of its sha256 as the digest."""
+    import mlflow
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    class EventLog(MetaDataset):
+        """The event log, known by source and digest only (no profile)."""
+
+        @property
+        def profile(self) -> None:
+            return None
+
+    with warnings.catch_warnings():  # MLflow registers its local-file source twice
+        warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
+        source = resolve_dataset_source(str(events_path.resolve()))
+    mlflow.log_input(EventLog(source, name=events_path.stem, digest=sha256[:32]), "training")
+
+
 def _plots(config: RunConfig, split: Split, scores: Evaluation, folder: Path) -> list[Path]:
-    """NDCG and recall against k, and the popularity bias of each model's top-k."""
+    """NDCG, recall and catalogue coverage against k, and the popularity bias of each model's
+    top-k."""
     ks = config.metric_ks
     item_ids, counts = item_popularity(split.train_interactions)
     return [
         plot_metric_vs_k(scores.metrics, folder / "ndcg_vs_k.png", "ndcg", ks),
         plot_metric_vs_k(scores.metrics, folder / "recall_vs_k.png", "recall", ks),
+        plot_metric_vs_k(scores.metrics, folder / "coverage_vs_k.png", "coverage", ks),
         plot_popularity_bias(scores.recommended, item_ids, counts, folder / "popularity_bias.png"),
     ]
 
