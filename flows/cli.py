@@ -773,7 +773,7 @@ def flows_run_cmd(
     try:
         result = function(**parameters)
     except (ParameterBindError, ParameterTypeError) as exc:
-        raise typer.BadParameter(str(exc).splitlines()[0], param_hint="--params") from exc
+        raise typer.BadParameter(" ".join(str(exc).split()), param_hint="--params") from exc
     typer.echo(result.summary() if hasattr(result, "summary") else str(result))
 
 
