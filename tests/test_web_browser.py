@@ -1,0 +1,294 @@
+"""The web app in headless Chromium (Playwright, the system browser) against a live server:
+sign up, search, watch (first frame, 5 s without a stall, manual quality, storyboard preview,
+keyboard only), events stored; screenshots of each page under ``var/test-artifacts/web``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from core.db.migrate import upgrade
+from core.db.models import InteractionEvent, Video
+from core.db.session import session_scope
+from media.enrich.storyboard import make_storyboard
+from media.enrich.thumbnails import make_poster
+from media.hls.audio import package_audio
+from media.hls.master import write_master
+from media.hls.rung import package_rung
+from serving.routes.web import default_web_dir, missing_libraries
+from tests.live_server import live_server
+from tests.streaming_world import make_world
+from tests.test_media_hls_package import encode_rung
+from tests.test_media_hls_playback_browser import _FLAGS, CHROMIUM, _require_chromium
+
+pytestmark = pytest.mark.slow
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+#: Seconds of the packaged clip (long enough for a 10 s progress heartbeat).
+CLIP_S = 12
+#: Where the screenshots go (ignored by git; CI keeps the folder as an artifact).
+ARTIFACTS = Path("var/test-artifacts/web")
+PASSWORD = "correct horse battery"
+#: True once the watch page's player has shown its first frame.
+FIRST_FRAME = "() => (window.reelrank.player?.stats.firstFrameMs ?? null) !== null"
+
+
+@dataclass
+class Site:
+    """The live server's URL, its catalogue and the world's videos by name."""
+
+    url: str
+    database_url: str
+    videos: dict[str, int]
+
+
+def build_ladder_package(folder: Path) -> Path:
+    """A package of two rungs (108p, 180p) with audio, poster and a 1 s storyboard."""
+    encoded = folder / "encoded"
+    encoded.mkdir(parents=True)
+    package = folder / "pkg"
+    rungs = []
+    for width, height in ((192, 108), (320, 180)):
+        source = encode_rung(encoded / f"{height}p.mp4", CLIP_S, (width, height), gop_s=1)
+        rungs.append(package_rung(source, package, f"{height}p", segment_seconds=2))
+    top = encoded / "180p.mp4"
+    write_master(package, rungs, package_audio(top, package, segment_seconds=2))
+    make_poster(top, package / "poster.jpg", width=320)
+    make_storyboard(top, package / "storyboard", interval_s=1)
+    return package
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A live server over the streaming world (its videos get the two-rung package)."""
+    _require_chromium()
+    missing = missing_libraries(default_web_dir())
+    if missing:
+        pytest.fail(f"the web app's libraries are missing ({missing}): run npm ci --prefix web")
+    folder = tmp_path_factory.mktemp("web")
+    data_root = folder / "var"
+    database_url = f"sqlite:///{data_root / 'reelrank.db'}"
+    data_root.mkdir()
+    upgrade(database_url)
+    package = build_ladder_package(folder / "build")
+    world = make_world(package, data_root, database_url)
+    with session_scope(database_url) as session:
+        for video in session.scalars(select(Video)):
+            video.duration_s = float(CLIP_S)
+            video.description = f"The {video.title.lower()} test pattern."
+    env = {
+        "REELRANK_DATABASE_URL": database_url,
+        "REELRANK_SEARCH_SEMANTIC": "false",
+        "REELRANK_MEDIA_PROCESSING": "local",
+    }
+    with live_server(data_root, env=env) as url:
+        yield Site(url, database_url, world.videos)
+
+
+@pytest.fixture(scope="module")
+def browser(site: Site) -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (no browser is downloaded)."""
+    with playwright_sync.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, site: Site, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser context and page (desktop size); console errors are printed."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=site.url)
+    page = context.new_page()
+    page.on("console", lambda message: print(f"[console.{message.type}] {message.text}"))
+    page.on("pageerror", lambda error: print(f"[pageerror] {error}"))
+    yield page
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot as a test artifact; its path (printed)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path.resolve()}")
+    return path
+
+
+def sign_up(page: Any, username: str, role: str = "viewer") -> None:
+    """Open an account through the account page's sign-up form; back on home, signed in."""
+    page.goto("/#/account")
+    form = page.get_by_role("form", name="Sign up")
+    form.get_by_label("Username").fill(username)
+    form.get_by_label("Password").fill(PASSWORD)
+    form.get_by_label("Account type").select_option(role)
+    screenshot(page, "account-sign-up")
+    form.get_by_role("button", name="Create account").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=username).wait_for()
+
+
+def player_stats(page: Any) -> dict[str, Any]:
+    stats: dict[str, Any] = page.evaluate("() => window.reelrank.player.stats")
+    return stats
+
+
+def wait_until(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def stored_events(database_url: str, username_id: int) -> list[InteractionEvent]:
+    with session_scope(database_url) as session:
+        rows = session.scalars(
+            select(InteractionEvent).where(InteractionEvent.user_id == username_id)
+        ).all()
+        session.expunge_all()
+        return list(rows)
+
+
+def test_index_loads_without_setup_notice(page: Any, site: Site) -> None:
+    page.goto("/")
+    page.get_by_role("region", name="Trending").get_by_role("link").first.wait_for()
+    assert page.locator(".setup-notice").count() == 0
+    screenshot(page, "home-signed-out")
+
+
+def test_sign_up_search_and_watch_plays_and_its_events_are_stored(page: Any, site: Site) -> None:
+    sign_up(page, "webviewer")
+    user_id = page.evaluate("() => window.reelrank.user.id")
+    page.get_by_role("region", name="More videos").get_by_role("link").first.wait_for()
+    screenshot(page, "home-signed-in")
+
+    search = page.get_by_label("Search videos")
+    search.press_sequentially("Ope", delay=50)
+    suggestion = page.get_by_role("option", name="Open")
+    suggestion.wait_for()
+    screenshot(page, "search-suggest")
+    suggestion.click()
+    results = page.locator("main .grid")
+    results.get_by_role("link", name="Open").first.wait_for()
+    screenshot(page, "search-results")
+    found = results.get_by_role("link", name="Open").first.get_attribute("href")
+    assert found == f"#/watch/{site.videos['open']}"
+
+    page.get_by_role("link", name="Home").click()
+    card = page.get_by_role("region", name="For you").get_by_role("link", name="Open")
+    recommendation_id = card.get_attribute("href").split("rec=")[1]
+    card.click()
+
+    page.wait_for_url(f"**/#/watch/{site.videos['open']}?rec={recommendation_id}")
+    wait_until(
+        lambda: page.evaluate(FIRST_FRAME),
+        10,
+        "the first frame",
+    )
+    stats = player_stats(page)
+    assert stats["firstFrameMs"] < 1000, stats
+    start = page.evaluate("() => window.reelrank.player.video.currentTime")
+    wait_until(
+        lambda: page.evaluate("() => window.reelrank.player.video.currentTime") >= start + 5,
+        10,
+        "5 s of playback",
+    )
+    stats = player_stats(page)
+    assert stats["stalls"] == 0, stats
+    screenshot(page, "watch")
+
+    quality = page.get_by_label("Quality")
+    options = quality.locator("option").all_text_contents()
+    assert options[0].startswith("Auto") and len(options) == 3, options
+    level = player_stats(page)["level"]
+    target = 0 if level != 0 else 1
+    quality.select_option(str(target))
+    wait_until(lambda: player_stats(page)["level"] == target, 10, "the manual quality switch")
+    assert player_stats(page)["switches"][-1] == {"from": level, "to": target, "reason": "manual"}
+
+    page.wait_for_function("() => window.reelrank.player.video.ended", timeout=20_000)
+    page.evaluate("() => window.reelrank.telemetry.flush()")
+    wanted = {"impression", "click", "play", "progress", "quality_change", "complete"}
+
+    def all_stored() -> list[InteractionEvent] | None:
+        rows = stored_events(site.database_url, user_id)
+        return rows if wanted <= {row.event_type.value for row in rows} else None
+
+    events = wait_until(all_stored, 10, f"stored events {sorted(wanted)}")
+    on_video = [row for row in events if row.video_id == site.videos["open"]]
+    play = next(row for row in on_video if row.event_type.value == "play")
+    assert play.properties is not None and play.properties["startup_ms"] == stats["firstFrameMs"]
+    switch = next(row for row in on_video if row.event_type.value == "quality_change")
+    assert switch.properties is not None and switch.properties["reason"] == "manual"
+    player_events = [row for row in on_video if row.event_type.value not in ("impression", "click")]
+    assert len({row.session_id for row in player_events}) == 1, player_events
+    answered = [row for row in on_video if row.event_type.value != "impression"]
+    assert {row.recommendation_id for row in answered} == {recommendation_id}, answered
+    assert any(
+        row.event_type.value == "impression" and row.recommendation_id == recommendation_id
+        for row in on_video
+    )
+    complete = next(row for row in on_video if row.event_type.value == "complete")
+    assert complete.watch_seconds is not None and complete.watch_seconds > CLIP_S - 3
+
+
+def test_seek_bar_hover_shows_a_storyboard_preview(page: Any, site: Site) -> None:
+    sign_up(page, "webhover")
+    page.goto(f"/#/watch/{site.videos['open']}")
+    page.wait_for_function(FIRST_FRAME)
+    page.wait_for_function("() => window.reelrank.player.cues.length > 0")
+    seek = page.get_by_label("Seek")
+    box = seek.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
+    preview = page.locator(".seek-preview")
+    preview.wait_for(state="visible")
+    image = preview.locator(".seek-preview-image")
+    style = image.evaluate(
+        "e => { const css = getComputedStyle(e);"
+        " return {bg: css.backgroundImage, pos: css.backgroundPosition, w: e.offsetWidth}; }"
+    )
+    assert "sprite" in style["bg"] and style["w"] > 0, style
+    assert style["pos"] != "0px 0px", style
+    assert preview.locator(".seek-preview-time").text_content() == "0:09"
+    screenshot(page, "watch-storyboard-preview")
+
+
+def test_watch_page_works_from_the_keyboard_alone(page: Any, site: Site) -> None:
+    sign_up(page, "webkeys")
+    page.goto(f"/#/watch/{site.videos['open']}")
+    page.wait_for_function(FIRST_FRAME)
+    focused = page.evaluate("() => document.activeElement.className")
+    assert focused == "player", focused
+    page.keyboard.press("k")
+    page.wait_for_function("() => window.reelrank.player.video.paused")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => window.reelrank.player.video.currentTime >= 5")
+    page.keyboard.press(" ")
+    page.wait_for_function("() => !window.reelrank.player.video.paused")
+    page.keyboard.press("m")
+    assert page.evaluate("() => window.reelrank.player.video.muted") is False
+    labels = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        labels.append(
+            page.evaluate(
+                "() => { const e = document.activeElement;"
+                " return e.getAttribute('aria-label') || e.textContent.trim().slice(0, 30); }"
+            )
+        )
+        if labels[-1] == "Quality":
+            break
+    assert labels == ["Pause", "Seek", "Quality"], labels
+    level = player_stats(page)["level"]
+    page.keyboard.press("ArrowDown" if level == 1 else "End")
+    wait_until(lambda: player_stats(page)["level"] == 1 - level, 10, "a switch from the keyboard")
+    screenshot(page, "watch-keyboard")
