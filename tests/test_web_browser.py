@@ -112,11 +112,12 @@ def page(browser: Any, site: Site, request: pytest.FixtureRequest) -> Iterator[A
     context.close()
 
 
-def screenshot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot as a test artifact; its path (printed)."""
+def screenshot(page: Any, name: str, full_page: bool = True) -> Path:
+    """Save a screenshot (of the whole page, or of the viewport as it is) as a test
+    artifact; its path (printed)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     print(f"screenshot: {path.resolve()}")
     return path
 
@@ -246,7 +247,7 @@ def test_seek_bar_hover_shows_a_storyboard_preview(page: Any, site: Site) -> Non
     page.goto(f"/#/watch/{site.videos['open']}")
     page.wait_for_function(FIRST_FRAME)
     page.wait_for_function("() => window.reelrank.player.cues.length > 0")
-    seek = page.get_by_label("Seek")
+    seek = page.get_by_role("slider", name="Seek")
     box = seek.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
     preview = page.locator(".seek-preview")
@@ -259,7 +260,7 @@ def test_seek_bar_hover_shows_a_storyboard_preview(page: Any, site: Site) -> Non
     assert "sprite" in style["bg"] and style["w"] > 0, style
     assert style["pos"] != "0px 0px", style
     assert preview.locator(".seek-preview-time").text_content() == "0:09"
-    screenshot(page, "watch-storyboard-preview")
+    screenshot(page, "watch-storyboard-preview", full_page=False)
 
 
 def test_watch_page_works_from_the_keyboard_alone(page: Any, site: Site) -> None:
