@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from core.db.migrate import upgrade
-from core.db.models import InteractionEvent, Video
+from core.db.models import InteractionEvent, Upload, Video
 from core.db.session import session_scope
+from media.encode.testpattern import make_test_clip
 from media.enrich.storyboard import make_storyboard
 from media.enrich.thumbnails import make_poster
 from media.hls.audio import package_audio
@@ -293,3 +294,68 @@ def test_watch_page_works_from_the_keyboard_alone(page: Any, site: Site) -> None
     page.keyboard.press("ArrowDown" if level == 1 else "End")
     wait_until(lambda: player_stats(page)["level"] == 1 - level, 10, "a switch from the keyboard")
     screenshot(page, "watch-keyboard")
+
+
+def test_upload_survives_a_reload_becomes_playable_and_appears_in_the_channel(
+    page: Any, site: Site, tmp_path: Path
+) -> None:
+    clip = make_test_clip(tmp_path / "clip.mp4", seconds=6, width=640, height=360)
+    sign_up(page, "webcreator", role="creator")
+    page.goto("/#/upload")
+    form = page.get_by_role("form", name="Upload a video")
+    form.get_by_label("Video file").set_input_files(str(clip))
+    form.get_by_label("Title").fill("Web upload")
+    form.get_by_label("Tags (comma separated)").fill("demo, web")
+    patches: list[int] = []
+
+    def break_the_connection(route: Any) -> None:
+        """The first PATCH delivers half its bytes, then the connection breaks (as every
+        later one does, until the reload)."""
+        if route.request.method != "PATCH":
+            route.continue_()
+            return
+        body = route.request.post_data_buffer or b""
+        if not patches:
+            half = route.fetch(post_data=body[: len(body) // 2])
+            assert half.status == 204, half.text()
+        patches.append(len(body))
+        route.abort("connectionreset")
+
+    page.route("**/uploads/*", break_the_connection)
+    form.get_by_role("button", name="Upload").click()
+    page.get_by_text("Upload failed").wait_for(timeout=30_000)
+    bar = page.get_by_label("Upload progress")
+    screenshot(page, "upload-interrupted")
+    page.unroute("**/uploads/*")
+    page.reload()
+    stopped_at = wait_until(lambda: bar.evaluate("e => e.value"), 10, "the stored offset")
+    assert stopped_at == pytest.approx(0.5, abs=0.01), stopped_at
+    page.get_by_text("choose the same file").wait_for()
+    screenshot(page, "upload-after-reload")
+
+    form.get_by_label("Video file").set_input_files(str(clip))
+    form.get_by_role("button", name="Upload").click()
+    watch = page.get_by_role("link", name="watch it now")
+    watch.wait_for(timeout=240_000)
+    studio = page.get_by_role("region", name="Your videos")
+    studio.get_by_text("Web upload ·").click()
+    edit = studio.get_by_role("form", name="Edit Web upload")
+    edit.get_by_label("Description").fill("Uploaded from the browser.")
+    edit.get_by_role("button", name="Save").click()
+    edit.get_by_text("Saved.").wait_for()
+    screenshot(page, "upload-processed")
+    with session_scope(site.database_url) as session:
+        video = session.scalars(select(Video).where(Video.title == "Web upload")).one()
+        video_id, tags, description = video.id, list(video.tags), video.description
+        uploads = session.scalars(select(Upload).where(Upload.video_id == video_id)).all()
+        received = [(upload.offset, upload.length) for upload in uploads]
+    assert tags == ["demo", "web"] and description == "Uploaded from the browser."
+    assert received == [(clip.stat().st_size, clip.stat().st_size)]
+    watch.click()
+    page.wait_for_url(f"**/#/watch/{video_id}")
+    page.wait_for_function(FIRST_FRAME, timeout=20_000)
+
+    channel_id = page.evaluate("() => window.reelrank.user.channels[0].id")
+    page.goto(f"/#/channel/{channel_id}")
+    page.get_by_role("region", name="Videos").get_by_role("link", name="Web upload").wait_for()
+    screenshot(page, "channel")
