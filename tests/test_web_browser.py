@@ -132,7 +132,7 @@ def sign_up(page: Any, username: str, role: str = "viewer") -> None:
     form.get_by_label("Account type").select_option(role)
     screenshot(page, "account-sign-up")
     form.get_by_role("button", name="Create account").click()
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=username).wait_for()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=username, exact=True).wait_for()
 
 
 def player_stats(page: Any) -> dict[str, Any]:
@@ -359,3 +359,34 @@ def test_upload_survives_a_reload_becomes_playable_and_appears_in_the_channel(
     page.goto(f"/#/channel/{channel_id}")
     page.get_by_role("region", name="Videos").get_by_role("link", name="Web upload").wait_for()
     screenshot(page, "channel")
+
+
+def sign_in(page: Any, username: str) -> None:
+    """Sign in through the account page's form; back on home, signed in."""
+    page.goto("/#/account")
+    form = page.get_by_role("form", name="Sign in")
+    form.get_by_label("Username").fill(username)
+    form.get_by_label("Password").fill(PASSWORD)
+    form.get_by_role("button", name="Sign in").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=username, exact=True).wait_for()
+
+
+def test_admin_dashboard_shows_the_session_just_played(page: Any, site: Site) -> None:
+    sign_in(page, "admin")
+    page.goto(f"/#/watch/{site.videos['unlisted']}")
+    page.wait_for_function(FIRST_FRAME)
+    page.wait_for_function("() => window.reelrank.player.video.currentTime >= 2")
+    page.evaluate("() => window.reelrank.telemetry.flush()")
+
+    page.get_by_role("link", name="Admin", exact=True).click()
+    top = page.get_by_role("region", name="Top videos")
+    row = top.locator("tr", has=page.get_by_role("link", name="Unlisted"))
+    row.wait_for()
+    assert int(row.locator("td").nth(1).text_content()) >= 1
+    qoe = page.get_by_role("region", name="Quality of experience")
+    qoe.wait_for()
+    assert int(qoe.get_attribute("data-views")) >= 1
+    charts = page.locator("canvas")
+    assert charts.count() >= 4
+    page.get_by_role("region", name="Experiments").wait_for()
+    screenshot(page, "admin")
