@@ -37,6 +37,8 @@ CLIP_S = 12
 #: Where the screenshots go (ignored by git; CI keeps the folder as an artifact).
 ARTIFACTS = Path("var/test-artifacts/web")
 PASSWORD = "correct horse battery"
+#: The world's A/B experiment, charted on the admin page (a draft: starting one needs a model).
+EXPERIMENT = "web-ab"
 #: True once the watch page's player has shown its first frame.
 FIRST_FRAME = "() => (window.reelrank.player?.stats.firstFrameMs ?? null) !== null"
 
@@ -80,6 +82,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     upgrade(database_url)
     package = build_ladder_package(folder / "build")
     world = make_world(package, data_root, database_url)
+    admin = world.headers["admin"]
+    variants = [{"name": "control", "traffic": 0.5}, {"name": "treatment", "traffic": 0.5}]
+    made = world.client.post(
+        "/experiments", json={"name": EXPERIMENT, "variants": variants}, headers=admin
+    )
+    assert made.status_code == 201, made.text
     with session_scope(database_url) as session:
         for video in session.scalars(select(Video)):
             video.duration_s = float(CLIP_S)
@@ -107,7 +115,10 @@ def page(browser: Any, site: Site, request: pytest.FixtureRequest) -> Iterator[A
     """A fresh browser context and page (desktop size); console errors are printed."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=site.url)
     page = context.new_page()
-    page.on("console", lambda message: print(f"[console.{message.type}] {message.text}"))
+    page.on(
+        "console",
+        lambda message: print(f"[console.{message.type}] {message.text} {message.location['url']}"),
+    )
     page.on("pageerror", lambda error: print(f"[pageerror] {error}"))
     yield page
     context.close()
@@ -132,7 +143,8 @@ def sign_up(page: Any, username: str, role: str = "viewer") -> None:
     form.get_by_label("Account type").select_option(role)
     screenshot(page, "account-sign-up")
     form.get_by_role("button", name="Create account").click()
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=username, exact=True).wait_for()
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name=username, exact=True).wait_for()
 
 
 def player_stats(page: Any) -> dict[str, Any]:
@@ -368,7 +380,8 @@ def sign_in(page: Any, username: str) -> None:
     form.get_by_label("Username").fill(username)
     form.get_by_label("Password").fill(PASSWORD)
     form.get_by_role("button", name="Sign in").click()
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=username, exact=True).wait_for()
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name=username, exact=True).wait_for()
 
 
 def test_admin_dashboard_shows_the_session_just_played(page: Any, site: Site) -> None:
@@ -388,5 +401,42 @@ def test_admin_dashboard_shows_the_session_just_played(page: Any, site: Site) ->
     assert int(qoe.get_attribute("data-views")) >= 1
     charts = page.locator("canvas")
     assert charts.count() >= 4
-    page.get_by_role("region", name="Experiments").wait_for()
+    experiments = page.get_by_role("region", name="Experiments")
+    experiments.get_by_role("heading", name=f"{EXPERIMENT} (draft)").wait_for()
+    assert experiments.locator("canvas").count() >= 1
     screenshot(page, "admin")
+
+
+@pytest.mark.parametrize("width,height", [(390, 844), (1280, 800)])
+def test_pages_fit_phone_and_desktop_widths(
+    browser: Any, site: Site, width: int, height: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": height}, base_url=site.url)
+    page = context.new_page()
+    try:
+        for name, address, ready in (
+            ("home", "/", "Trending"),
+            ("watch", f"/#/watch/{site.videos['open']}", "Similar videos"),
+            ("account", "/#/account", None),
+        ):
+            page.goto(address)
+            if ready:
+                page.get_by_role("region", name=ready).get_by_role("link").first.wait_for()
+            else:
+                page.get_by_role("form", name="Sign up").wait_for()
+            overflow = page.evaluate(
+                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, (name, width, overflow)
+            screenshot(page, f"{name}-{width}px")
+    finally:
+        context.close()
+
+
+def test_watch_page_resumes_where_the_viewer_left(page: Any, site: Site) -> None:
+    page.goto("/")
+    video_id = site.videos["open"]
+    page.evaluate(f"() => localStorage.setItem('reelrank.resume.{video_id}', '8')")
+    page.goto(f"/#/watch/{video_id}")
+    page.wait_for_function(FIRST_FRAME)
+    assert page.evaluate("() => window.reelrank.player.video.currentTime") >= 8

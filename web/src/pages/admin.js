@@ -148,7 +148,7 @@ async function experimentsSection() {
   const section = h("section", { "aria-label": "Experiments" }, h("h2", {}, "A/B experiments"));
   const experiments = await api("/experiments");
   if (!experiments.length) section.append(message("No experiments."));
-  for (const experiment of experiments.filter((e) => e.status !== "draft")) {
+  for (const experiment of experiments) {
     try {
       section.append(experimentChart(await api(`/experiments/${encodeURIComponent(experiment.name)}/results`)));
     } catch (error) {

@@ -42,7 +42,7 @@ function rail(title, path, telemetry) {
       list.append(...answer.items.map((item) => videoCard(item, options)));
       if (!answer.items.length) list.append(message("Nothing yet."));
     })
-    .catch((error) => list.append(message(error.message, "error")));
+    .catch((error) => list.append(error.status === 404 ? message("Nothing yet.") : message(error.message, "error")));
   return section;
 }
 
@@ -158,7 +158,7 @@ function commentsSection(videoId, user) {
   section.append(list);
   api(`/videos/${videoId}/comments?limit=20`)
     .then((page) => list.append(...page.items.map((comment) => commentItem(comment, videoId, user))))
-    .catch((error) => list.append(message(error.message, "error")));
+    .catch((error) => list.append(error.status === 404 ? message("Nothing yet.") : message(error.message, "error")));
   return section;
 }
 
