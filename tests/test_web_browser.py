@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import sync_playwright
 from sqlalchemy import select
 
 from core.db.migrate import upgrade
@@ -29,8 +30,6 @@ from tests.test_media_hls_package import encode_rung
 from tests.test_media_hls_playback_browser import _FLAGS, CHROMIUM, _require_chromium
 
 pytestmark = pytest.mark.slow
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 #: Seconds of the packaged clip (long enough for a 10 s progress heartbeat).
 CLIP_S = 12
@@ -104,7 +103,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 @pytest.fixture(scope="module")
 def browser(site: Site) -> Iterator[Any]:
     """Debian's Chromium driven by Playwright (no browser is downloaded)."""
-    with playwright_sync.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=_FLAGS)
         yield chromium
         chromium.close()
