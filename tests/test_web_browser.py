@@ -439,3 +439,57 @@ def test_watch_page_resumes_where_the_viewer_left(page: Any, site: Site) -> None
     page.goto(f"/#/watch/{video_id}")
     page.wait_for_function(FIRST_FRAME)
     assert page.evaluate("() => window.reelrank.player.video.currentTime") >= 8
+
+
+def test_queued_events_are_sent_when_the_page_is_hidden(page: Any, site: Site) -> None:
+    sign_up(page, "webhidden")
+    user_id = page.evaluate("() => window.reelrank.user.id")
+    page.goto(f"/#/watch/{site.videos['open']}")
+    page.wait_for_function(FIRST_FRAME)
+    page.keyboard.press("k")
+    page.wait_for_function("() => window.reelrank.telemetry.queue.some(e => e.type === 'pause')")
+    hidden = page.evaluate(
+        """() => {
+          const queued = window.reelrank.telemetry.queue.map((e) => e.event_id);
+          Object.defineProperty(document, "visibilityState", {value: "hidden", configurable: true});
+          document.dispatchEvent(new Event("visibilitychange"));
+          return {queued, left: window.reelrank.telemetry.queue.length};
+        }"""
+    )
+    assert hidden["queued"] and hidden["left"] == 0, hidden
+    wait_until(
+        lambda: (
+            set(hidden["queued"])
+            <= {row.event_id for row in stored_events(site.database_url, user_id)}
+        ),
+        10,
+        "the events flushed on hide",
+    )
+
+
+def test_comment_reply_rating_and_playlist_from_the_watch_page(page: Any, site: Site) -> None:
+    sign_up(page, "websocial")
+    page.goto(f"/#/watch/{site.videos['open']}")
+    comments = page.get_by_role("region", name="Comments")
+    comments.get_by_label("Add a comment").fill("First!")
+    comments.get_by_role("button", name="Comment", exact=True).click()
+    thread = comments.locator(".comment", has_text="First!")
+    thread.get_by_label("Reply").fill("A reply")
+    thread.get_by_role("button", name="Reply", exact=True).click()
+    thread.locator(".replies").get_by_text("A reply").wait_for()
+
+    page.get_by_label("Your rating").select_option("4")
+    page.get_by_text("4.0 ★ (1)").wait_for()
+
+    page.once("dialog", lambda dialog: dialog.accept("Later"))
+    page.get_by_label("Add to playlist").select_option("new")
+    page.get_by_text("Added.").wait_for()
+    screenshot(page, "watch-social")
+
+    page.reload()
+    comments = page.get_by_role("region", name="Comments")
+    comments.locator(".comment", has_text="First!").locator(".replies").get_by_text(
+        "A reply"
+    ).wait_for()
+    page.goto("/#/account")
+    page.get_by_role("region", name="Playlists").get_by_text("Later (1 videos)").wait_for()
