@@ -491,5 +491,21 @@ def test_comment_reply_rating_and_playlist_from_the_watch_page(page: Any, site: 
     comments.locator(".comment", has_text="First!").locator(".replies").get_by_text(
         "A reply"
     ).wait_for()
+    follow = page.locator(".channel-line").get_by_role("button", name="Follow")
+    follow.click()
+    page.locator(".channel-line").get_by_text("1 follower", exact=True).wait_for()
     page.goto("/#/account")
     page.get_by_role("region", name="Playlists").get_by_text("Later (1 videos)").wait_for()
+    page.get_by_role("region", name="Followed channels").get_by_role("link").first.wait_for()
+    screenshot(page, "account")
+
+
+def test_a_premium_video_tells_a_free_viewer_why_it_does_not_play(page: Any, site: Site) -> None:
+    page.goto(f"/#/watch/{site.videos['premium']}")
+    page.get_by_role("alert").get_by_text("premium").wait_for()
+    sign_up(page, "webfree")
+    page.goto(f"/#/watch/{site.videos['premium']}")
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "premium" in alert.text_content().lower()
+    screenshot(page, "watch-premium-refused")

@@ -8,6 +8,7 @@ const RESUME_KEY = "reelrank.resume.";
 const RESUME_MIN_S = 5;
 const SEEK_STEP_S = 5;
 const JUMP_STEP_S = 10;
+const MAX_RECOVERIES = 3;
 
 /** Cues of a storyboard WebVTT index: ``{start, end, url, x, y, w, h}``. */
 export function parseStoryboard(text) {
@@ -171,7 +172,12 @@ export class Player {
     });
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (!data.fatal) return;
-      if (data.type === Hls.ErrorTypes.NETWORK_ERROR) hls.startLoad();
+      this.recoveries = (this.recoveries || 0) + 1;
+      const status = data.response?.code;
+      if (this.recoveries > MAX_RECOVERIES || status === 401 || status === 403 || status === 404) {
+        this.showError(`Playback failed: ${data.details}${status ? ` (HTTP ${status})` : ""}`);
+        hls.destroy();
+      } else if (data.type === Hls.ErrorTypes.NETWORK_ERROR) hls.startLoad();
       else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
       else this.showError(`Playback failed: ${data.details}`);
     });

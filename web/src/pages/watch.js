@@ -3,6 +3,7 @@
 
 import { api, query } from "../api.js";
 import { Player } from "../player.js";
+import { followControl } from "./channel.js";
 import { h, message, videoCard } from "../ui.js";
 
 const RAIL_SIZE = 10;
@@ -20,6 +21,7 @@ function deviceId() {
 /** Where to stream from: a playback session's URLs (signed in) or the open master playlist. */
 async function openSource(video, user) {
   if (!user) {
+    if (video.premium) throw new Error("This is a premium video: sign in with a premium plan to watch it.");
     if (!video.manifest_url) throw new Error("This video has no streams yet.");
     return { source: { manifestUrl: video.manifest_url }, session: null };
   }
@@ -162,6 +164,14 @@ function commentsSection(videoId, user) {
   return section;
 }
 
+function channelLine(channelId, user) {
+  const line = h("p", { className: "channel-line" });
+  api(`/channels/${channelId}`)
+    .then((channel) => line.append(h("a", { href: `#/channel/${channel.id}` }, channel.name), " ", followControl(channel, user)))
+    .catch(() => line.append(h("a", { href: `#/channel/${channelId}` }, "Channel")));
+  return line;
+}
+
 export async function watchPage(main, { app, args, params }) {
   const videoId = Number(args[0]);
   const recommendationId = params.get("rec") || undefined;
@@ -172,7 +182,7 @@ export async function watchPage(main, { app, args, params }) {
     "div",
     { className: "details" },
     h("h1", {}, video.title),
-    video.channel_id ? h("a", { href: `#/channel/${video.channel_id}` }, "Channel") : null,
+    video.channel_id ? channelLine(video.channel_id, user) : null,
     h("div", { className: "actions" }, ratingControl(videoId, user), playlistControl(videoId, user), shareControl(videoId)),
     video.description ? h("p", { className: "description" }, video.description) : null,
   );
