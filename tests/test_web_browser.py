@@ -509,3 +509,21 @@ def test_a_premium_video_tells_a_free_viewer_why_it_does_not_play(page: Any, sit
     alert.wait_for()
     assert "premium" in alert.text_content().lower()
     screenshot(page, "watch-premium-refused")
+
+
+def test_search_tolerates_typos_and_filters_by_duration(page: Any, site: Site) -> None:
+    page.goto("/#/search?q=opne")
+    results = page.locator("main .grid")
+    results.get_by_role("link", name="Open").wait_for()
+    filters = page.get_by_role("form", name="Filters")
+    filters.get_by_label("Duration").select_option("long")
+    filters.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**duration=long*")
+    results.get_by_text("Nothing matches").wait_for()
+    assert results.get_by_role("link").count() == 0
+    filters = page.get_by_role("form", name="Filters")
+    filters.get_by_label("Duration").select_option("short")
+    filters.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**duration=short*")
+    page.locator("main .grid").get_by_role("link", name="Open").wait_for()
+    screenshot(page, "search-filtered")
