@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import sync_playwright
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from core.db.migrate import upgrade
 from core.db.models import InteractionEvent, Upload, Video
 from core.db.session import session_scope
+from core.types import VideoStatus
 from media.encode.testpattern import make_test_clip
 from media.enrich.storyboard import make_storyboard
 from media.enrich.thumbnails import make_poster
@@ -527,3 +528,28 @@ def test_search_tolerates_typos_and_filters_by_duration(page: Any, site: Site) -
     page.wait_for_url("**duration=short*")
     page.locator("main .grid").get_by_role("link", name="Open").wait_for()
     screenshot(page, "search-filtered")
+
+
+def test_home_loads_more_videos_as_the_viewer_scrolls(page: Any, site: Site) -> None:
+    with session_scope(site.database_url) as session:
+        fillers = [Video(title=f"Filler {i}", status=VideoStatus.READY) for i in range(40)]
+        session.add_all(fillers)
+        session.flush()
+        filler_ids = [video.id for video in fillers]
+    try:
+        page.set_viewport_size({"width": 1280, "height": 500})
+        page.goto("/")
+        cards = page.get_by_role("region", name="Trending").locator("a.card")
+        cards.first.wait_for()
+        page.wait_for_timeout(500)
+        first_page = cards.count()
+        assert first_page == 24, first_page
+        for _ in range(3):
+            page.mouse.wheel(0, 20_000)
+            page.wait_for_timeout(300)
+        wait_until(lambda: cards.count() == 42, 10, "every video after scrolling")
+        ids = [card.get_attribute("data-video-id") for card in cards.all()]
+        assert len(set(ids)) == 42
+    finally:
+        with session_scope(site.database_url) as session:
+            session.execute(delete(Video).where(Video.id.in_(filler_ids)))

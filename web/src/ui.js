@@ -75,16 +75,24 @@ function hideImage(event) {
   event.target.remove();
 }
 
-/** Calls ``load`` each time ``sentinel`` scrolls into view, until it answers false. */
+/** Calls ``load`` while ``sentinel`` is in view (again after each load), until it answers false. */
 export function infiniteScroll(sentinel, load) {
   let busy = false;
   const observer = new IntersectionObserver(async (entries) => {
     if (busy || !entries.some((entry) => entry.isIntersecting)) return;
     busy = true;
+    let more = false;
     try {
-      if ((await load()) === false) observer.disconnect();
+      more = (await load()) !== false;
     } finally {
       busy = false;
+    }
+    if (more) {
+      // observing afresh reports the sentinel's current state: still in view loads the next page
+      observer.unobserve(sentinel);
+      observer.observe(sentinel);
+    } else {
+      observer.disconnect();
     }
   });
   observer.observe(sentinel);
