@@ -34,6 +34,8 @@ pytestmark = pytest.mark.slow
 
 #: Seconds of the packaged clip (long enough for a 10 s progress heartbeat).
 CLIP_S = 12
+#: The one caption of the package's ``captions.vtt``.
+CAPTION = "Hello from the test pattern"
 #: Where the screenshots go (ignored by git; CI keeps the folder as an artifact).
 ARTIFACTS = Path("var/test-artifacts/web")
 PASSWORD = "correct horse battery"
@@ -53,7 +55,8 @@ class Site:
 
 
 def build_ladder_package(folder: Path) -> Path:
-    """A package of two rungs (108p, 180p) with audio, poster and a 1 s storyboard."""
+    """A package of two rungs (108p, 180p) with audio, poster, a 1 s storyboard and
+    captions."""
     encoded = folder / "encoded"
     encoded.mkdir(parents=True)
     package = folder / "pkg"
@@ -65,6 +68,9 @@ def build_ladder_package(folder: Path) -> Path:
     write_master(package, rungs, package_audio(top, package, segment_seconds=2))
     make_poster(top, package / "poster.jpg", width=320)
     make_storyboard(top, package / "storyboard", interval_s=1)
+    (package / "captions.vtt").write_text(
+        f"WEBVTT\n\n00:00:00.000 --> 00:00:{CLIP_S:02d}.000\n{CAPTION}\n"
+    )
     return package
 
 
@@ -290,6 +296,13 @@ def test_watch_page_works_from_the_keyboard_alone(page: Any, site: Site) -> None
     page.wait_for_function("() => !window.reelrank.player.video.paused")
     page.keyboard.press("m")
     assert page.evaluate("() => window.reelrank.player.video.muted") is False
+    page.wait_for_function("() => window.reelrank.player.sideCaptions !== undefined")
+    page.keyboard.press("c")
+    page.wait_for_function(
+        "() => [...(window.reelrank.player.sideCaptions.activeCues || [])].length > 0"
+    )
+    cue = page.evaluate("() => window.reelrank.player.sideCaptions.activeCues[0].text")
+    assert cue == CAPTION
     labels = []
     for _ in range(40):
         page.keyboard.press("Tab")

@@ -63,6 +63,7 @@ export class Player {
     this.listen();
     this.load(source);
     if (source.storyboardUrl) this.loadStoryboard(source.storyboardUrl);
+    if (source.captionsUrl) this.loadCaptions(source.captionsUrl);
   }
 
   build(container, title) {
@@ -298,6 +299,23 @@ export class Player {
     }
   }
 
+  /** Add the package's WebVTT captions, when it has them, as a hidden text track. */
+  async loadCaptions(url) {
+    let response;
+    try {
+      response = await fetch(url);
+    } catch {
+      return;
+    }
+    if (!response.ok) return;
+    const blob = new Blob([await response.text()], { type: "text/vtt" });
+    const track = h("track", { kind: "captions", label: "Captions", srclang: "en", src: URL.createObjectURL(blob) });
+    this.video.append(track);
+    track.track.mode = "hidden";
+    this.sideCaptions = track.track;
+    this.captions.hidden = false;
+  }
+
   showPreview(event) {
     const duration = this.video.duration;
     if (!Number.isFinite(duration) || duration <= 0) return;
@@ -332,6 +350,12 @@ export class Player {
   }
 
   toggleCaptions() {
+    if (this.sideCaptions) {
+      const on = this.sideCaptions.mode !== "showing";
+      this.sideCaptions.mode = on ? "showing" : "hidden";
+      this.captions.setAttribute("aria-pressed", String(on));
+      return;
+    }
     if (!this.hls || !this.hls.subtitleTracks.length) return;
     const on = this.hls.subtitleTrack < 0;
     this.hls.subtitleDisplay = on;

@@ -29,8 +29,14 @@ async function openSource(video, user) {
     method: "POST",
     body: { device_id: deviceId() },
   });
+  const token = new URL(session.manifest_url, location.href).searchParams.get("token");
   return {
-    source: { manifestUrl: session.manifest_url, storyboardUrl: session.storyboard_url, posterUrl: session.poster_url },
+    source: {
+      manifestUrl: session.manifest_url,
+      storyboardUrl: session.storyboard_url,
+      posterUrl: session.poster_url,
+      captionsUrl: `/videos/${video.id}/hls/captions.vtt?token=${encodeURIComponent(token)}`,
+    },
     session,
   };
 }
