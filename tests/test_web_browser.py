@@ -216,6 +216,7 @@ def test_sign_up_search_and_watch_plays_and_its_events_are_stored(page: Any, sit
         "the first frame",
     )
     stats = player_stats(page)
+    print(f"first frame after {stats['firstFrameMs']} ms")
     assert stats["firstFrameMs"] < 1000, stats
     start = page.evaluate("() => window.reelrank.player.video.currentTime")
     wait_until(

@@ -55,6 +55,9 @@ export class Player {
       level: -1,
     };
     this.manualPending = false;
+    this.firstFrame = new Promise((resolve) => {
+      this.resolveFirstFrame = resolve;
+    });
     this.started = false;
     this.lastTime = 0;
     this.stallStartedAt = null;
@@ -127,7 +130,7 @@ export class Player {
       this.hls = new window.Hls({
         startPosition: this.resumedFrom || -1,
         capLevelToPlayerSize: false,
-        enableWorker: true,
+        enableWorker: false, // fMP4 needs no transmuxing; a worker only delays the first frame
       });
       this.listenHls();
       this.hls.loadSource(source.manifestUrl);
@@ -153,6 +156,9 @@ export class Player {
       this.stats.level = data.level;
       const reason = this.manualPending ? "manual" : "abr";
       this.manualPending = false;
+    this.firstFrame = new Promise((resolve) => {
+      this.resolveFirstFrame = resolve;
+    });
       this.quality.options[0].textContent = `Auto (${levelName(hls.levels[data.level]).split(" ")[0]})`;
       if (previous < 0) return;
       const from = hls.levels[previous];
@@ -189,6 +195,7 @@ export class Player {
     const firstFrame = () => {
       if (this.stats.firstFrameMs !== null) return;
       this.stats.firstFrameMs = Math.round(performance.now() - this.requestedAt);
+      this.resolveFirstFrame();
       this.track("play", { watchSeconds: 0, properties: { startup_ms: this.stats.firstFrameMs } });
     };
     if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(firstFrame);

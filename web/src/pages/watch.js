@@ -7,6 +7,8 @@ import { followControl } from "./channel.js";
 import { h, message, videoCard } from "../ui.js";
 
 const RAIL_SIZE = 10;
+// Longest the rest of the page waits for the video's first frame (ms).
+const SIDE_DELAY_MS = 1500;
 
 function deviceId() {
   const key = "reelrank.device";
@@ -18,17 +20,19 @@ function deviceId() {
   return id;
 }
 
-/** Where to stream from: a playback session's URLs (signed in) or the open master playlist. */
-async function openSource(video, user) {
+function startSession(videoId) {
+  return api(`/videos/${videoId}/playback`, { method: "POST", body: { device_id: deviceId() } });
+}
+
+/** Where to stream from: a playback session's URLs (signed in; ``started`` is its request)
+ * or the open master playlist. */
+async function openSource(video, user, started) {
   if (!user) {
     if (video.premium) throw new Error("This is a premium video: sign in with a premium plan to watch it.");
     if (!video.manifest_url) throw new Error("This video has no streams yet.");
     return { source: { manifestUrl: video.manifest_url }, session: null };
   }
-  const session = await api(`/videos/${video.id}/playback`, {
-    method: "POST",
-    body: { device_id: deviceId() },
-  });
+  const session = await started;
   const token = new URL(session.manifest_url, location.href).searchParams.get("token");
   return {
     source: {
@@ -182,30 +186,36 @@ export async function watchPage(main, { app, args, params }) {
   const videoId = Number(args[0]);
   const recommendationId = params.get("rec") || undefined;
   const user = app.user;
+  // the playback session and the video are asked for at once; the rest of the page waits
+  // for the first frame (or a moment), so that it does not compete with the stream's start
+  const started = user ? startSession(videoId) : null;
+  started?.catch(() => {});
   const video = await api(`/videos/${videoId}`);
   const stage = h("div", { className: "stage" });
-  const details = h(
-    "div",
-    { className: "details" },
-    h("h1", {}, video.title),
-    video.channel_id ? channelLine(video.channel_id, user) : null,
-    h("div", { className: "actions" }, ratingControl(videoId, user), playlistControl(videoId, user), shareControl(videoId)),
-    video.description ? h("p", { className: "description" }, video.description) : null,
-  );
-  const viewer = `?k=${RAIL_SIZE}&fields=duration_s${user ? `&user_id=${user.id}` : ""}`;
-  const side = h(
-    "aside",
-    { className: "side" },
-    rail("Up next", `/videos/${videoId}/watch-next${viewer}`, app.telemetry),
-    rail("Similar videos", `/videos/${videoId}/similar?k=${RAIL_SIZE}&fields=duration_s`, app.telemetry),
-  );
-  main.append(h("div", { className: "watch" }, h("div", { className: "primary" }, stage, details, commentsSection(videoId, user)), side));
+  const details = h("div", { className: "details" }, h("h1", {}, video.title));
+  const primary = h("div", { className: "primary" }, stage, details);
+  const side = h("aside", { className: "side" });
+  main.append(h("div", { className: "watch" }, primary, side));
+  const fillPage = () => {
+    details.append(
+      video.channel_id ? channelLine(video.channel_id, user) : "",
+      h("div", { className: "actions" }, ratingControl(videoId, user), playlistControl(videoId, user), shareControl(videoId)),
+      video.description ? h("p", { className: "description" }, video.description) : "",
+    );
+    const viewer = `?k=${RAIL_SIZE}&fields=duration_s${user ? `&user_id=${user.id}` : ""}`;
+    side.append(
+      rail("Up next", `/videos/${videoId}/watch-next${viewer}`, app.telemetry),
+      rail("Similar videos", `/videos/${videoId}/similar?k=${RAIL_SIZE}&fields=duration_s`, app.telemetry),
+    );
+    primary.append(commentsSection(videoId, user));
+  };
 
   let opened;
   try {
-    opened = await openSource(video, user);
+    opened = await openSource(video, user, started);
   } catch (error) {
     stage.append(message(error.status === 403 ? `${error.message} (sign in or upgrade your plan)` : error.message, "error"));
+    fillPage();
     return null;
   }
   const player = new Player(stage, {
@@ -218,6 +228,7 @@ export async function watchPage(main, { app, args, params }) {
   });
   app.player = player;
   player.element.focus();
+  Promise.race([player.firstFrame, new Promise((resolve) => setTimeout(resolve, SIDE_DELAY_MS))]).then(fillPage);
   let heartbeat = null;
   if (opened.session) {
     const every = Math.max(5, opened.session.lease_s / 2) * 1000;
