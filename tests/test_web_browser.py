@@ -570,3 +570,33 @@ def test_home_loads_more_videos_as_the_viewer_scrolls(page: Any, site: Site) -> 
     finally:
         with session_scope(site.database_url) as session:
             session.execute(delete(Video).where(Video.id.in_(filler_ids)))
+
+
+def test_events_refused_for_a_stale_access_token_are_sent_after_a_refresh(
+    page: Any, site: Site
+) -> None:
+    sign_up(page, "webstale")
+    user_id = page.evaluate("() => window.reelrank.user.id")
+    event_id = page.evaluate(
+        """async (videoId) => {
+          const key = "reelrank.tokens";
+          const tokens = JSON.parse(localStorage.getItem(key));
+          localStorage.setItem(key, JSON.stringify({...tokens, access_token: "stale"}));
+          const telemetry = window.reelrank.telemetry;
+          telemetry.track("click", videoId);
+          const id = telemetry.queue[telemetry.queue.length - 1].event_id;
+          await telemetry.flush();
+          if (!telemetry.queue.some((e) => e.event_id === id)) return null;
+          await telemetry.flush();
+          return id;
+        }""",
+        site.videos["open"],
+    )
+    assert event_id is not None, "the refused batch was not queued again"
+    fresh = page.evaluate("() => JSON.parse(localStorage.getItem('reelrank.tokens')).access_token")
+    assert fresh != "stale"
+    wait_until(
+        lambda: event_id in {row.event_id for row in stored_events(site.database_url, user_id)},
+        10,
+        "the event sent again",
+    )

@@ -27,7 +27,8 @@ export function authHeaders() {
   return tokens ? { Authorization: `Bearer ${tokens.access_token}` } : {};
 }
 
-async function refreshTokens() {
+/** Trade the refresh token for a new pair; false (and signed out) when it no longer works. */
+export async function refreshTokens() {
   const tokens = savedTokens();
   if (!tokens || !tokens.refresh_token) return false;
   const response = await fetch("/auth/refresh", {

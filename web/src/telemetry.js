@@ -1,7 +1,7 @@
 // Batched viewer events to POST /events: ids made here, flushed every few seconds and when the
 // page is hidden.
 
-import { authHeaders } from "./api.js";
+import { authHeaders, refreshTokens } from "./api.js";
 
 const FLUSH_MS = 5000;
 const MAX_BATCH = 100;
@@ -93,7 +93,12 @@ export class Telemetry {
       .then((response) => {
         if (response.ok) this.sent.push(...events.map((event) => event.event_id));
         else if (response.status >= 500 || response.status === 429) this.queue.unshift(...events);
-        else console.warn("events refused", response.status);
+        else if (response.status === 401 && !leaving) {
+          // an expired access token: refresh it and send the batch again on the next flush
+          return refreshTokens().then((renewed) => {
+            if (renewed) this.queue.unshift(...events);
+          });
+        } else console.warn("events refused", response.status);
       })
       .catch(() => this.queue.unshift(...events));
   }
