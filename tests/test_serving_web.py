@@ -51,7 +51,13 @@ def test_app_files_are_served_with_their_types(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/app/index.html", "/app/package.json", "/app/src/../../pyproject.toml", "/app/src/none.js"],
+    [
+        "/app/index.html",
+        "/app/package.json",
+        "/app/src/%2e%2e/%2e%2e/pyproject.toml",
+        "/app/node_modules/hls.js/package.json",
+        "/app/src/none.js",
+    ],
 )
 def test_only_the_app_source_is_served(client: TestClient, path: str) -> None:
     answer = client.get(path)
