@@ -8,12 +8,13 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: setup demo test test-fast lint typecheck serve lock clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt web/package-lock.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@# torch first, pinned, so nothing can pull a CUDA build
 	$(BIN)/python -m pip install --quiet -c constraints.txt torch==2.13.0
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	npm ci --prefix web --no-audit --no-fund
 	@touch $(STAMP)
 
 setup: $(STAMP)

@@ -89,6 +89,7 @@ def run_demo(settings: Settings, config: DemoConfig) -> None:
     _step(7, total, "Checking the API", lambda: _check_api(settings, video_id))
     typer.secho("\nReelRank is ready. Open:", bold=True)
     for path in (
+        "/",
         "/docs",
         "/health",
         "/ready",

@@ -57,6 +57,7 @@ from serving.routes import (
     uploads,
     users_admin,
     videos,
+    web,
 )
 from serving.search_service import SearchService
 
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses=COMMON_ERRORS,
     )
     app.state.settings = settings
+    app.state.web_dir = web.default_web_dir()
     app.state.recommender = RecommenderService(settings)
     app.state.catalogue = CatalogueSnapshot(settings.resolved_database_url)
     app.state.experiments = ExperimentRegistry(settings.resolved_database_url)
@@ -176,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         experiments,
         analytics,
         metrics,
+        web,
     ):
         app.include_router(module.router)
     add_middleware(app, settings)

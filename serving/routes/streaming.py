@@ -1,5 +1,6 @@
 """HLS delivery: the master playlist (after the entitlement check) and the package's
-playlists, segments, storyboard, poster and MP4 download (behind a stream token)."""
+playlists, segments, storyboard, poster and MP4 download (behind a stream token); the poster
+of a listed or unlisted video also without one, for cards."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi import Path as PathParam
 
-from core.errors import AuthenticationError
+from core.errors import AuthenticationError, NotFoundError
 from serving import stream_service, tokens
 from serving.auth import OptionalPrincipal, request_key
 from serving.deps import SessionDep, SettingsDep
 from serving.params import VideoId
 from serving.playback import Viewer
-from serving.stream_files import MAX_FILE_PATH, PLAYLIST_CACHE
+from serving.stream_files import MAX_FILE_PATH, PLAYLIST_CACHE, POSTER, file_response, package_dir
 from serving.stream_tokens import MAX_TOKEN
+from serving.visibility import viewable_video
 
 router = APIRouter(prefix="/videos", tags=["streaming"])
 
@@ -65,6 +67,26 @@ def master_playlist(
             session, settings, request_key(request), video_id, caller, token
         )
     )
+
+
+#: How long a browser keeps a card's poster (seconds).
+POSTER_MAX_AGE_S = 3600
+
+
+@router.get("/{video_id}/poster.jpg", response_class=Response)
+def poster(
+    video_id: VideoId,
+    session: SessionDep,
+    settings: SettingsDep,
+    if_none_match: Annotated[str | None, Header(max_length=1024)] = None,
+) -> Response:
+    """The poster of a video anyone may see listed (premium ones too: the poster is the
+    video's card, not its content); 404 for private videos and before the poster exists."""
+    viewable_video(session, video_id)
+    path = package_dir(settings.paths.packages, video_id) / POSTER
+    if not path.is_file():
+        raise NotFoundError(f"video {video_id} has no poster yet")
+    return file_response(path, if_none_match, POSTER_MAX_AGE_S)
 
 
 @router.get("/{video_id}/hls/{file_path:path}", response_class=Response)
