@@ -268,9 +268,10 @@ def test_seek_bar_hover_shows_a_storyboard_preview(page: Any, site: Site) -> Non
     page.goto(f"/#/watch/{site.videos['open']}")
     page.wait_for_function(FIRST_FRAME)
     page.wait_for_function("() => window.reelrank.player.cues.length > 0")
+    page.get_by_role("region", name="Comments").wait_for()  # the page is laid out in full
     seek = page.get_by_role("slider", name="Seek")
     box = seek.bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
+    page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2, steps=5)
     preview = page.locator(".seek-preview")
     preview.wait_for(state="visible")
     image = preview.locator(".seek-preview-image")
