@@ -44,8 +44,9 @@ app.add_typer(flows_app, name="flows")
 app.add_typer(mlflow_app, name="mlflow")
 
 
-def _settings() -> Settings:
-    """The process settings, with logging and tool homes set up under the data root."""
+def _settings(*, ensure: bool = False) -> Settings:
+    """The process settings, with logging and tool homes set up under the data root; with
+    ``ensure``, the data root's folders created too."""
     from core.logging import setup_logging
     from core.settings import get_settings
 
@@ -55,6 +56,8 @@ def _settings() -> Settings:
     prefect_environment(settings)
 
     setup_logging(settings.log_level)
+    if ensure:
+        settings.paths.ensure()
     return settings
 
 
@@ -71,8 +74,7 @@ def _migrated_url() -> str:
     """The catalogue URL, migrated to the latest schema."""
     from core.db.migrate import upgrade
 
-    settings = _settings()
-    settings.paths.ensure()
+    settings = _settings(ensure=True)
     url = settings.resolved_database_url
     upgrade(url)
     return url
@@ -83,8 +85,7 @@ def db_upgrade(revision: str = "head") -> None:
     """Migrate the catalogue database to REVISION (default: the latest)."""
     from core.db.migrate import current, upgrade
 
-    settings = _settings()
-    settings.paths.ensure()
+    settings = _settings(ensure=True)
     upgrade(settings.resolved_database_url, revision)
     typer.echo(f"database at revision {current(settings.resolved_database_url)}")
 
@@ -370,8 +371,7 @@ def train_cmd(
     """Train models and the served pipeline on the event log; log to MLflow and register it."""
     from training.train import run_training
 
-    settings = _settings()
-    settings.paths.ensure()
+    settings = _settings(ensure=True)
     if (
         save_dir is not None
         and save_dir.is_dir()
@@ -476,8 +476,7 @@ def mlflow_ui_cmd(
     """Serve the MLflow UI on the project's tracking store (artifacts under the data root)."""
     import sys
 
-    settings = _settings()
-    settings.paths.ensure()
+    settings = _settings(ensure=True)
     artifacts = settings.paths.mlflow_artifacts.resolve().as_uri()
     command = [
         sys.executable,
@@ -542,6 +541,15 @@ def bench_search_cmd(
         int, typer.Option(min=1, help="Exact (and misspelled) title queries.")
     ] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the world and the query set.")] = 7,
+    semantic_weight: Annotated[
+        list[float] | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Weight of the semantic list in the fusion; repeat to compare several "
+            "(default: the served one).",
+        ),
+    ] = None,
 ) -> None:
     """Search quality on a synthetic world: recall@10, MRR and latency of lexical-only and
     hybrid search over exact, misspelled and descriptive judged queries."""
@@ -550,6 +558,7 @@ def bench_search_cmd(
     from core.db.migrate import upgrade
     from core.paths import DataPaths
     from serving.search_bench import format_figures, run_search_bench
+    from serving.search_service import SEMANTIC_WEIGHT
     from training.datasets.synth import SynthConfig
     from training.datasets.synth_writer import synthesize
 
@@ -562,7 +571,10 @@ def bench_search_cmd(
         users = max(100, videos // 5)
         synthesize(SynthConfig(users=users, videos=videos, seed=seed), url, paths.events_file)
     started = time.perf_counter()
-    figures = run_search_bench(url, paths.packages, per_kind=queries, seed=seed)
+    weights = tuple(semantic_weight) if semantic_weight else (SEMANTIC_WEIGHT,)
+    figures = run_search_bench(
+        url, paths.packages, per_kind=queries, seed=seed, semantic_weights=weights
+    )
     typer.echo(
         f"world: {videos} videos under {root} (indexed and judged in "
         f"{time.perf_counter() - started:.0f} s)"
@@ -737,8 +749,7 @@ def flows_serve_cmd() -> None:
     when PREFECT_API_URL is set, the local ephemeral mode otherwise)."""
     from flows.schedules import describe, serve_all
 
-    settings = _settings()
-    settings.paths.ensure()
+    _settings(ensure=True)
     where = os.environ.get("PREFECT_API_URL") or "the local ephemeral Prefect server"
     typer.echo(f"serving {len(describe())} deployments against {where}:")
     typer.echo("\n".join(f"  {line}" for line in describe()))
@@ -756,8 +767,7 @@ def flows_run_cmd(
     """Run one flow now, in this process, and print its result."""
     from flows.schedules import flow_function
 
-    settings = _settings()
-    settings.paths.ensure()
+    _settings(ensure=True)
     try:
         function = flow_function(name)
     except KeyError as exc:
