@@ -377,7 +377,10 @@ class RecommendationService:
         options: RequestOptions,
         make: Callable[[Serving, Catalogue, Viewer], list[Candidate]],
         model_free: bool = False,
+        top_up: bool = False,
     ) -> VideoRecommendations:
+        """One video-anchored list; with ``top_up``, a list shorter than k (an anchor the
+        model has not seen, a narrow filter) is completed from trending."""
         catalogue = self.catalogue.current()
         if catalogue.table.rows(np.array([video_id], dtype=np.int64))[0] < 0:
             raise NotFoundError(f"video {video_id} not found")
@@ -394,7 +397,11 @@ class RecommendationService:
                 options,
                 exclude={video_id},
             )
-            return serving, fill(allowed, extra, options, catalogue, viewer)
+            chosen = fill(allowed, extra, options, catalogue, viewer)
+            if top_up and len(chosen) < options.k:
+                have = {c.video_id for c in chosen}
+                chosen += [c for c in extra if c.video_id not in have][: options.k - len(chosen)]
+            return serving, chosen
 
         serving = Serving(None, None) if model_free else self._serving(user_id)
         serving, chosen = self._safe(serving, run, surface)
@@ -410,12 +417,17 @@ class RecommendationService:
         self, video_id: int, user_id: int | None, options: RequestOptions
     ) -> VideoRecommendations:
         """What to play after ``video_id``: its neighbours (new uploads included); for a
-        given viewer, neighbours among the viewer's own candidates move up."""
+        given viewer, neighbours among the viewer's own candidates move up. An anchor the
+        model has not seen yet (a new upload) is followed by its channel's other videos, and
+        a list still short of k by trending."""
 
         def make(serving: Serving, catalogue: Catalogue, viewer: Viewer) -> list[Candidate]:
             if serving.model is None:
                 return trending_candidates(catalogue, viewer, options)
             similar = self._similar(serving.model, video_id, catalogue, options.k * 4)
+            interactions = serving.model.pipeline.interactions
+            if interactions.item_index(np.array([video_id], dtype=np.int64))[0] < 0:
+                similar += _creator_candidates(catalogue, video_id)
             if user_id is None or not similar:
                 return similar
             # the viewer's own candidates lift the neighbours they would like anyway
@@ -432,7 +444,7 @@ class RecommendationService:
                     c.reason = "up next for you"
             return sorted(similar, key=lambda c: -c.score)
 
-        return self._video_list("watch_next", video_id, user_id, options, make)
+        return self._video_list("watch_next", video_id, user_id, options, make, top_up=True)
 
     def similar(self, video_id: int, options: RequestOptions) -> VideoRecommendations:
         """Videos like ``video_id`` (for anyone)."""
@@ -448,19 +460,7 @@ class RecommendationService:
         """The same channel's other videos, newest first."""
 
         def make(_serving: Serving, catalogue: Catalogue, _viewer: Viewer) -> list[Candidate]:
-            table = catalogue.table
-            row = int(table.rows(np.array([video_id], dtype=np.int64))[0])
-            channel = int(table.channel_id[row])
-            if channel < 0:
-                return []
-            rows = np.flatnonzero(table.channel_id == channel)
-            rows = rows[np.argsort(-np.nan_to_num(table.published_at[rows]), kind="stable")]
-            return [
-                Candidate(
-                    int(table.ids[i]), float(len(rows) - n), "creator", "more from this creator"
-                )
-                for n, i in enumerate(rows)
-            ]
+            return _creator_candidates(catalogue, video_id)
 
         return self._video_list("more_from_creator", video_id, None, options, make, model_free=True)
 
@@ -514,3 +514,18 @@ class RecommendationService:
             cold_start=cold,
             items=items_of(chosen, catalogue, options.fields),
         )
+
+
+def _creator_candidates(catalogue: Catalogue, video_id: int) -> list[Candidate]:
+    """The channel of ``video_id``'s videos, newest first (the anchor is filtered later)."""
+    table = catalogue.table
+    row = int(table.rows(np.array([video_id], dtype=np.int64))[0])
+    channel = int(table.channel_id[row]) if row >= 0 else -1
+    if channel < 0:
+        return []
+    rows = np.flatnonzero(table.channel_id == channel)
+    rows = rows[np.argsort(-np.nan_to_num(table.published_at[rows]), kind="stable")]
+    return [
+        Candidate(int(table.ids[i]), float(len(rows) - n), "creator", "more from this creator")
+        for n, i in enumerate(rows)
+    ]

@@ -202,7 +202,42 @@ def test_followed_channel_row_and_a_new_upload_is_recommendable(
     assert rows.get("new_from_followed", [None])[0] == NEW_UPLOAD, rows
     watch = client.get(f"/videos/{COMEDY[0]}/watch-next", params={"k": 10}).json()
     assert NEW_UPLOAD in _ids(watch["items"]), "the model never saw it: content path"
-    assert {"Dramas"} and set(_ids(watch["items"])) <= set(COMEDY) | {NEW_UPLOAD}
+    sources = [item["source"] for item in watch["items"]]
+    neighbours = [i["video_id"] for i in watch["items"] if i["source"] != "trending"]
+    assert set(neighbours) <= set(COMEDY) | {NEW_UPLOAD}
+    assert len(watch["items"]) == 10, "topped up to k from trending"
+    assert "trending" in sources and sources.index("trending") == len(neighbours)
+
+
+def test_watch_next_of_a_video_the_model_never_saw_is_never_empty(
+    client: TestClient, url: str
+) -> None:
+    """A new upload without genres: its channel's other videos first, then trending."""
+    with session_scope(url) as session:
+        session.add(
+            Video(
+                id=NEW_UPLOAD,
+                channel_id=1,
+                title="Untagged upload",
+                status=VideoStatus.READY,
+                visibility=Visibility.PUBLIC,
+                published_at=datetime.now(UTC),
+            )
+        )
+    client.app.state.catalogue.refresh()  # type: ignore[attr-defined]
+    similar = client.get(f"/videos/{NEW_UPLOAD}/similar", params={"k": 5}).json()
+    assert similar["items"] == [], "nothing is known to be like it"
+    watch = client.get(f"/videos/{NEW_UPLOAD}/watch-next", params={"k": 12}).json()
+    items = watch["items"]
+    assert len(items) == 12 and NEW_UPLOAD not in _ids(items)
+    creator = [i["video_id"] for i in items if i["source"] == "creator"]
+    assert creator and set(creator) <= set(DRAMA) - {PRIVATE}
+    assert [i["source"] for i in items[: len(creator)]] == ["creator"] * len(creator)
+    assert {i["source"] for i in items[len(creator) :]} == {"trending"}
+    for_viewer = client.get(
+        f"/videos/{NEW_UPLOAD}/watch-next", params={"k": 5, "user_id": 21}
+    ).json()
+    assert len(for_viewer["items"]) == 5
 
 
 def test_filter_expression_with_parameters(client: TestClient, url: str) -> None:
