@@ -4,13 +4,14 @@ over a catalogue's judged query set."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from serving.search_judgements import JudgedQuery, QueryKind, judged_queries
-from serving.search_service import Mode, SearchFilters, SearchService
+from serving.search_service import SEMANTIC_WEIGHT, Mode, SearchFilters, SearchService
 
 K = 10
 #: Depth searched for the reciprocal rank (a first relevant result deeper counts as 0).
@@ -22,6 +23,8 @@ class KindFigures:
     """The figures of one query kind in one mode."""
 
     mode: Mode
+    #: The semantic list's weight in the fusion (``None`` for lexical-only).
+    semantic_weight: float | None
     kind: QueryKind
     queries: int
     recall_at_10: float
@@ -46,23 +49,44 @@ def reciprocal_rank(ranked: list[int], relevant: frozenset[int]) -> float:
 
 
 def run_search_bench(
-    database_url: str, packages: Path, per_kind: int = 100, seed: int = 0
+    database_url: str,
+    packages: Path,
+    per_kind: int = 100,
+    seed: int = 0,
+    semantic_weights: Sequence[float] = (SEMANTIC_WEIGHT,),
 ) -> list[KindFigures]:
-    """Index the catalogue (text and vectors), then run every judged query in both modes."""
+    """Index the catalogue (text and vectors), then run every judged query lexical-only and
+    hybrid with each of ``semantic_weights``."""
     service = SearchService(database_url, packages, semantic=True)
     service.refresh()
     queries = judged_queries(database_url, per_kind, seed)
+    runs: list[tuple[Mode, float | None]] = [("lexical", None)]
+    runs += [("hybrid", weight) for weight in semantic_weights]
     figures: list[KindFigures] = []
-    for mode in ("lexical", "hybrid"):
+    for mode, weight in runs:
+        if weight is not None:
+            service.semantic_weight = weight
         for kind in ("exact", "misspelled", "descriptive"):
             chosen = [q for q in queries if q.kind == kind]
             if chosen:
-                figures.append(_measure(service, mode, kind, chosen))
+                figures.append(_measure(service, mode, weight, kind, chosen))
     return figures
 
 
+def macro_mrr(figures: Sequence[KindFigures]) -> dict[tuple[Mode, float | None], float]:
+    """The mean over query kinds of each run's MRR (every kind counts the same)."""
+    runs: dict[tuple[Mode, float | None], list[float]] = {}
+    for figure in figures:
+        runs.setdefault((figure.mode, figure.semantic_weight), []).append(figure.mrr)
+    return {run: float(np.mean(mrrs)) for run, mrrs in runs.items()}
+
+
 def _measure(
-    service: SearchService, mode: Mode, kind: QueryKind, queries: list[JudgedQuery]
+    service: SearchService,
+    mode: Mode,
+    weight: float | None,
+    kind: QueryKind,
+    queries: list[JudgedQuery],
 ) -> KindFigures:
     recalls, ranks, seconds = [], [], []
     for query in queries:
@@ -75,6 +99,7 @@ def _measure(
     latency = np.array(seconds) * 1000
     return KindFigures(
         mode=mode,
+        semantic_weight=weight,
         kind=kind,
         queries=len(queries),
         recall_at_10=float(np.mean(recalls)),
@@ -85,14 +110,23 @@ def _measure(
 
 
 def format_figures(figures: list[KindFigures]) -> str:
-    """A Markdown table of the figures."""
+    """A Markdown table of the figures, then each run's MRR averaged over the query kinds."""
     lines = [
-        "| mode | queries | n | recall@10 | MRR | p50 ms | p95 ms |",
-        "|---|---|---|---|---|---|---|",
+        "| mode | semantic weight | queries | n | recall@10 | MRR | p50 ms | p95 ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {f.mode} | {f.kind} | {f.queries} | {f.recall_at_10:.3f} | {f.mrr:.3f} | "
-        f"{f.p50_ms:.1f} | {f.p95_ms:.1f} |"
+        f"| {f.mode} | {_weight(f.semantic_weight)} | {f.kind} | {f.queries} | "
+        f"{f.recall_at_10:.3f} | {f.mrr:.3f} | {f.p50_ms:.1f} | {f.p95_ms:.1f} |"
         for f in figures
     ]
+    lines += ["", "| mode | semantic weight | MRR over kinds |", "|---|---|---|"]
+    lines += [
+        f"| {mode} | {_weight(weight)} | {mrr:.3f} |"
+        for (mode, weight), mrr in macro_mrr(figures).items()
+    ]
     return "\n".join(lines)
+
+
+def _weight(weight: float | None) -> str:
+    return "-" if weight is None else f"{weight:g}"

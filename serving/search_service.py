@@ -2,7 +2,8 @@
 (semantic) fused by reciprocal rank fusion, filtered, then lifted by small boosts; title and
 channel-name completion; a background refresher that keeps both indexes on the catalogue.
 
-Scores: ``rrf = sum(1 / (60 + rank))`` over the lists a video is in (ranks from 1), then
+Scores: ``rrf = 1 / (60 + lexical rank) + w / (60 + semantic rank)`` over the lists a video
+is in (ranks from 1; ``w`` is ``semantic_weight``), then
 ``score = rrf * (1 + 0.01 recency + 0.01 popularity + 0.015 affinity)``, where recency halves
 every 30 days since publication, popularity is ``log(1 + plays) / log(1 + most plays)``
 over the last 7 days' plays and completions (recounted every minute), and affinity is the
@@ -40,6 +41,9 @@ from serving.visibility import listed_videos
 log = logging.getLogger(__name__)
 
 RRF_K = 60
+#: Weight of the semantic list in the fusion (the lexical one weighs 1); kept at 1 after a
+#: sweep on a validation world (docs/benchmarks.md, "Search quality").
+SEMANTIC_WEIGHT = 1.0
 #: Candidates taken from each list before fusion.
 CANDIDATES = 200
 MIN_COSINE = 0.25
@@ -155,10 +159,18 @@ class SearchService:
     ``interval_s`` seconds; without ``semantic`` only the lexical one."""
 
     def __init__(
-        self, database_url: str, packages: Path, interval_s: float = 2.0, semantic: bool = True
+        self,
+        database_url: str,
+        packages: Path,
+        interval_s: float = 2.0,
+        semantic: bool = True,
+        semantic_weight: float = SEMANTIC_WEIGHT,
     ) -> None:
+        if not 0.0 <= semantic_weight <= 1.0:
+            raise ValueError(f"semantic_weight must lie in [0, 1], not {semantic_weight}")
         self.database_url = database_url
         self.semantic_enabled = semantic
+        self.semantic_weight = semantic_weight
         self.packages = packages
         self.interval_s = interval_s
         self.lexical = LexicalIndex()
@@ -344,9 +356,9 @@ class SearchService:
         fused: dict[int, float] = {}
         lexical_rank = _ranks(lexical)
         semantic_rank = _ranks(semantic)
-        for ranks in (lexical_rank, semantic_rank):
+        for ranks, weight in ((lexical_rank, 1.0), (semantic_rank, self.semantic_weight)):
             for video_id, rank in ranks.items():
-                fused[video_id] = fused.get(video_id, 0.0) + 1.0 / (RRF_K + rank)
+                fused[video_id] = fused.get(video_id, 0.0) + weight / (RRF_K + rank)
         popularity = self._popularity
         moment = now or datetime.now(UTC)
         scored = [

@@ -61,11 +61,44 @@ def test_bench_search_prints_both_modes(
             "60",
             "--queries",
             "10",
+            "--semantic-weight",
+            "1",
+            "--semantic-weight",
+            "0.5",
         ]
     )
     assert code == 0
     out = capsys.readouterr().out
-    rows = re.findall(r"\| (lexical|hybrid) \| (\w+) \| (\d+) \| ([\d.]+) \| ([\d.]+) \|", out)
-    assert {(mode, kind) for mode, kind, *_ in rows} >= {("lexical", "exact"), ("hybrid", "exact")}
-    for _, _, n, recall, mrr in rows:
+    rows = re.findall(
+        r"\| (lexical|hybrid) \| ([-\d.]+) \| (\w+) \| (\d+) \| ([\d.]+) \| ([\d.]+) \|", out
+    )
+    assert {(mode, weight, kind) for mode, weight, kind, *_ in rows} >= {
+        ("lexical", "-", "exact"),
+        ("hybrid", "1", "exact"),
+        ("hybrid", "0.5", "exact"),
+    }
+    for _, _, _, n, recall, mrr in rows:
         assert int(n) > 0 and 0.0 <= float(recall) <= 1.0 and 0.0 <= float(mrr) <= 1.0
+    averages = re.findall(r"\| (lexical|hybrid) \| ([-\d.]+) \| ([\d.]+) \|$", out, re.M)
+    assert {(mode, weight) for mode, weight, _ in averages} == {
+        ("lexical", "-"),
+        ("hybrid", "1"),
+        ("hybrid", "0.5"),
+    }
+
+
+def test_a_zero_semantic_weight_ranks_as_lexical_only(sqlite_url: str, tmp_path: Path) -> None:
+    from serving.search_service import SearchFilters, SearchService
+    from tests.test_serving_search import _seed
+
+    _seed(sqlite_url)
+    service = SearchService(sqlite_url, tmp_path, semantic=True, semantic_weight=0.0)
+    service.refresh()
+    for text in ("midnight harbor", "kitchen", "how to cook tasty meals"):
+        hybrid = service.search(text, SearchFilters(), 20, 0, "hybrid")
+        lexical = service.search(text, SearchFilters(), 20, 0, "lexical")
+        assert hybrid.mode == "hybrid"
+        lexical_ids = [hit.meta.video_id for hit in lexical.hits]
+        assert [hit.meta.video_id for hit in hybrid.hits][: len(lexical_ids)] == lexical_ids
+    with pytest.raises(ValueError, match="semantic_weight"):
+        SearchService(sqlite_url, tmp_path, semantic_weight=1.5)
