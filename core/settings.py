@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         4 * 2**30, ge=1, description="Largest upload accepted (tus Upload-Length)."
     )
+    upload_daily_quota_bytes: int = Field(
+        20 * 2**30,
+        ge=0,
+        description="Bytes a creator may start uploading within any 24 hours (admins are "
+        "exempt); 0: no quota.",
+    )
     upload_ttl_s: int = Field(
         24 * 3600, ge=60, description="An unfinished upload expires this long after it began."
     )

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 import anyio
 from anyio import to_thread
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 
@@ -89,6 +89,34 @@ def parse_fields(metadata: dict[str, str]) -> tuple[str, dict[str, Any]]:
         where = ".".join(str(p) for p in problem["loc"])
         raise TusError(400, f"metadata {where}: {problem['msg']}") from None
     return filename, fields.model_dump(mode="json", exclude_none=True)
+
+
+#: The window of the daily upload quota.
+QUOTA_WINDOW = timedelta(hours=24)
+
+
+def check_daily_quota(
+    session: Session, principal: Principal, length: int, settings: Settings
+) -> None:
+    """Refuse (413) an upload of ``length`` bytes that would take the creator past
+    ``upload_daily_quota_bytes`` counted over the uploads they started in the last 24 hours
+    (whole declared lengths, finished or not; terminated uploads no longer count)."""
+    quota = settings.upload_daily_quota_bytes
+    if quota == 0 or principal.is_admin:
+        return
+    since = utcnow() - QUOTA_WINDOW
+    used = session.scalar(
+        select(func.coalesce(func.sum(Upload.length), 0)).where(
+            Upload.user_id == principal.user_id, Upload.created_at >= since
+        )
+    )
+    used = int(used or 0)
+    if used + length > quota:
+        raise TusError(
+            413,
+            f"daily upload quota: {used} of {quota} bytes started in the last 24 hours; "
+            f"an upload of {length} bytes would pass it",
+        )
 
 
 def create_upload(

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from core.db.models import Upload, utcnow
 from core.db.session import session_scope
@@ -205,6 +206,39 @@ def test_who_may_upload(client: TestClient, creator: dict[str, str], database_ur
     make_admin(database_url, "root")
     admin = sign_in(client, "root")
     assert head(client, admin, upload_id).status_code == 200
+
+
+def test_daily_quota_counts_started_uploads_and_frees_terminated_ones(
+    data_root: Path, database_url: str
+) -> None:
+    quota = Settings(
+        data_root=data_root,
+        database_url=database_url,
+        max_upload_bytes=MAX_UPLOAD,
+        upload_daily_quota_bytes=100,
+        media_processing="local",
+    )
+    with TestClient(create_app(quota)) as client:
+        register(client, "ada", role="creator")
+        ada = sign_in(client, "ada")
+        first = create(client, ada, 60)
+        create(client, ada, 30)
+        over = client.post("/uploads", headers={**ada, **TUS, "Upload-Length": "11"})
+        assert over.status_code == 413 and over.headers["Tus-Resumable"] == "1.0.0"
+        assert "daily upload quota: 90 of 100 bytes" in over.json()["detail"]
+        create(client, ada, 10)  # exactly up to the quota
+        assert client.delete(f"/uploads/{first}", headers={**ada, **TUS}).status_code == 204
+        create(client, ada, 60)  # the terminated upload no longer counts
+        register(client, "bob", role="creator")
+        bob = sign_in(client, "bob")
+        create(client, bob, 100)  # each creator has their own
+        make_admin(database_url, "root")
+        admin = sign_in(client, "root")
+        create(client, admin, 1000)  # admins are exempt
+    with session_scope(database_url) as session:
+        session.execute(update(Upload).values(created_at=utcnow() - timedelta(hours=25)))
+    with TestClient(create_app(quota)) as client:
+        create(client, sign_in(client, "ada"), 100)  # a new day
 
 
 def test_termination_deletes_the_bytes(

@@ -24,6 +24,7 @@ from serving.deps import SessionDep, SettingsDep
 from serving.media_queue import MediaQueue
 from serving.upload_models import UploadOut
 from serving.uploads import (
+    check_daily_quota,
     complete,
     create_upload,
     owned_upload,
@@ -113,6 +114,7 @@ def create(
         headers.get("upload-length"), headers.get("upload-defer-length"), settings.max_upload_bytes
     )
     metadata = tus.parse_metadata(headers.get("upload-metadata"))
+    check_daily_quota(session, principal, length, settings)
     upload = create_upload(session, principal.user_id, length, metadata, settings)
     stamp = complete(session, upload) if length == 0 else None
     session.commit()
