@@ -38,13 +38,15 @@ export class Player {
   /**
    * A player in ``container`` for ``source.manifestUrl``; ``source.storyboardUrl`` (optional)
    * gives the seek previews; events go through ``telemetry`` with ``recommendationId``.
+   * Start-up time counts from ``requestedAt`` (``performance.now()`` when the viewer asked
+   * for the video; default: now).
    */
-  constructor(container, { videoId, source, telemetry, recommendationId, sessionId, title }) {
+  constructor(container, { videoId, source, telemetry, recommendationId, sessionId, title, requestedAt }) {
     this.videoId = videoId;
     this.telemetry = telemetry;
     this.recommendationId = recommendationId;
     this.sessionId = sessionId;
-    this.requestedAt = performance.now();
+    this.requestedAt = requestedAt ?? performance.now();
     this.stats = {
       firstFrameMs: null,
       stalls: 0,

@@ -183,6 +183,8 @@ function channelLine(channelId, user) {
 }
 
 export async function watchPage(main, { app, args, params }) {
+  // start-up time counts from here: the page's own requests are part of the wait
+  const requestedAt = performance.now();
   const videoId = Number(args[0]);
   const recommendationId = params.get("rec") || undefined;
   const user = app.user;
@@ -225,6 +227,7 @@ export async function watchPage(main, { app, args, params }) {
     recommendationId,
     sessionId: opened.session ? opened.session.session_id : `anon-${crypto.randomUUID().slice(0, 8)}`,
     title: video.title,
+    requestedAt,
   });
   app.player = player;
   player.element.focus();
