@@ -138,6 +138,7 @@ def _package(settings: Settings) -> int:
     from media.encode.testpattern import make_test_clip
     from media.jobs.runner import process_video
     from media.ray_runtime import init_ray
+    from serving.package_extras import make_extras
 
     url = settings.resolved_database_url
     paths = settings.paths
@@ -167,7 +168,8 @@ def _package(settings: Settings) -> int:
     clip = make_test_clip(paths.originals / f"{video_id}.mp4", seconds=6, width=1280, height=720)
     init_ray(settings.resolved_ray_address, paths.ray_tmp)
     package = process_video(url, video_id, clip, paths.root)
-    typer.echo(f"      video {video_id}: {package.master}")
+    make_extras(url, package, paths.embeddings_file, on_ray=True)
+    typer.echo(f"      video {video_id}: {package.master} (with poster, storyboard and MP4)")
     return video_id
 
 

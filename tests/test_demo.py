@@ -100,6 +100,19 @@ def test_manifest_plays_every_segment_decodes(client: TestClient, tmp_path: Path
     assert frames == 6 * 25  # the demo clip: 6 s at 25 fps
 
 
+def test_the_packaged_clip_has_its_poster_storyboard_and_download(
+    client: TestClient, demo_world: Settings
+) -> None:
+    """The web app's card and seek previews need the extras of the demo's first clip too."""
+    video = _packaged_video(client)
+    poster = client.get(f"/videos/{video['id']}/poster.jpg")
+    assert poster.status_code == 200 and poster.content[:3] == b"\xff\xd8\xff"
+    package = demo_world.paths.packages / str(video["id"])
+    assert (package / "storyboard" / "storyboard.vtt").read_text().startswith("WEBVTT")
+    with av.open(str(package / "download.mp4")) as container:
+        assert container.streams.video and container.streams.audio
+
+
 def test_recommendations_for_a_known_user_exclude_what_they_watched(
     client: TestClient, demo_world: Settings
 ) -> None:
