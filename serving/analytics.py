@@ -22,6 +22,7 @@ Definitions (the player property contract is in ``docs/analytics.md``):
   percentiles are linear interpolations over the scored views that report one.
 * *Daily active viewers*: distinct users with a ``play``, ``progress`` or ``complete`` event
   on a UTC day.
+* *Daily QoE*: the same view figures over every video, one UTC day at a time.
 
 Numbers outside a plausible range (negative, or above a day for seconds) read as missing.
 The per-video queries use ``ix_events_video_time``; the top list and daily actives scan the
@@ -44,7 +45,9 @@ from features.watch_time import WATCH_EVENTS
 from serving.analytics_models import (
     ActiveDay,
     DailyActiveOut,
+    DailyQoeOut,
     QoeBucket,
+    QoeDay,
     QoeSummary,
     TopBy,
     TopVideoOut,
@@ -82,8 +85,9 @@ def _window(start: datetime, end: datetime) -> ColumnElement[bool]:
     return and_(E.event_timestamp >= start, E.event_timestamp < end)
 
 
-def _views(video_id: int, start: datetime, end: datetime) -> Subquery:
-    """One row per view of ``video_id`` in the window, with its player figures."""
+def _views(video_id: int | None, start: datetime, end: datetime) -> Subquery:
+    """One row per view of ``video_id`` (of every video for ``None``) in the window, with its
+    player figures."""
     stall = case(
         (E.value.between(0, MAX_SECONDS), E.value),
         (
@@ -109,8 +113,12 @@ def _views(video_id: int, start: datetime, end: datetime) -> Subquery:
             func.avg(_of(EventType.PROGRESS, buffer)).label("buffer_s"),
             func.max(E.event_timestamp).label("last_at"),
         )
-        .where(E.video_id == video_id, E.event_type.in_(PLAYER_EVENTS), _window(start, end))
-        .group_by(*_session_key())
+        .where(
+            *([E.video_id == video_id] if video_id is not None else []),
+            E.event_type.in_(PLAYER_EVENTS),
+            _window(start, end),
+        )
+        .group_by(E.video_id, *_session_key())
         .having(func.max(_of(EventType.PLAY, 1)) == 1)
         .subquery()
     )
@@ -128,18 +136,7 @@ def video_analytics(
     if session.get(Video, video_id) is None:
         raise NotFoundError(f"video {video_id} not found")
     views = _views(video_id, start, end)
-    totals = session.execute(
-        select(
-            func.count(),
-            func.count(func.distinct(views.c.user_id)),
-            func.coalesce(func.sum(views.c.watch), 0.0),
-            func.coalesce(func.sum(views.c.completed), 0),
-            func.coalesce(func.sum(views.c.stall), 0.0),
-            func.coalesce(func.sum(views.c.switches), 0),
-        )
-    ).one()
-    count, viewers, watch, completed, stall, switches = totals
-    watch, stall = float(watch), float(stall)
+    count, viewers, watch, completed, stall, switches = _totals(session, views)
     return VideoAnalyticsOut(
         from_=start,
         to=end,
@@ -156,6 +153,45 @@ def video_analytics(
         switches_per_minute=_ratio(int(switches), watch / 60.0),
         qoe=_qoe(session, views, count),
     )
+
+
+def _totals(session: Session, views: Subquery) -> tuple[int, int, float, int, float, int]:
+    """Views, unique viewers, watch seconds, completed views, stall seconds and switches."""
+    count, viewers, watch, completed, stall, switches = session.execute(
+        select(
+            func.count(),
+            func.count(func.distinct(views.c.user_id)),
+            func.coalesce(func.sum(views.c.watch), 0.0),
+            func.coalesce(func.sum(views.c.completed), 0),
+            func.coalesce(func.sum(views.c.stall), 0.0),
+            func.coalesce(func.sum(views.c.switches), 0),
+        )
+    ).one()
+    return int(count), int(viewers), float(watch), int(completed), float(stall), int(switches)
+
+
+def daily_qoe(session: Session, first: date, last: date) -> DailyQoeOut:
+    """Views, stalling, switches and QoE over every video per UTC day in ``[first, last)``,
+    every day listed."""
+    days = []
+    for offset in range((last - first).days):
+        day = first + timedelta(days=offset)
+        start = datetime.combine(day, time(), UTC)
+        views = _views(None, start, start + timedelta(days=1))
+        count, _viewers, watch, _completed, stall, switches = _totals(session, views)
+        days.append(
+            QoeDay(
+                day=day,
+                views=count,
+                watch_seconds=watch,
+                stall_seconds=stall,
+                rebuffer_ratio=_ratio(stall, watch + stall),
+                quality_switches=switches,
+                switches_per_minute=_ratio(switches, watch / 60.0),
+                qoe=_qoe(session, views, count),
+            )
+        )
+    return DailyQoeOut(from_=first, to=last, days=days)
 
 
 def _qoe(session: Session, views: Subquery, count: int) -> QoeSummary:

@@ -89,3 +89,26 @@ class DailyActiveOut(BaseModel):
     from_: date = Field(alias="from", description="First day (inclusive).")
     to: date = Field(description="Last day (exclusive).")
     days: list[ActiveDay]
+
+
+class QoeDay(BaseModel):
+    """The platform's playback quality on one UTC day (every video's views)."""
+
+    day: date
+    views: int = Field(description="Views (playback sessions with a play) on the day.")
+    watch_seconds: float = Field(description="Sum over views of the session's watch time.")
+    stall_seconds: float = Field(description="Rebuffering time of the views.")
+    rebuffer_ratio: float | None = Field(description="Stall time / (watch time + stall time).")
+    quality_switches: int = Field(description="Quality switches not chosen by the viewer.")
+    switches_per_minute: float | None = Field(description="Switches per minute watched.")
+    qoe: QoeSummary
+
+
+class DailyQoeOut(BaseModel):
+    """Playback quality over all videos for every UTC day in ``[from, to)``."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: date = Field(alias="from", description="First day (inclusive).")
+    to: date = Field(description="Last day (exclusive).")
+    days: list[QoeDay]

@@ -230,6 +230,30 @@ def test_daily_active_viewers_list_every_day(client: TestClient) -> None:
     ]
 
 
+def test_daily_qoe_sums_every_videos_views_per_day(client: TestClient) -> None:
+    first = D.date()
+    body = _get(
+        client,
+        "/analytics/qoe/daily",
+        **{"from": first.isoformat(), "to": (first + timedelta(4)).isoformat()},
+    )
+    days = body["days"]
+    assert [d["day"] for d in days] == [(first + timedelta(i)).isoformat() for i in range(4)]
+    # D: views A and B of video 10 (the same figures as that video's first day)
+    day = days[0]
+    assert (day["views"], day["quality_switches"]) == (2, 1)
+    assert (day["watch_seconds"], day["stall_seconds"]) == (pytest.approx(180.0), 5.0)
+    assert day["rebuffer_ratio"] == pytest.approx(5.0 / 185.0)
+    assert day["qoe"]["mean"] == pytest.approx((QOE_A + QOE_B) / 2)
+    assert day["qoe"]["startup_ms_p50"] == pytest.approx(3000.0)
+    # D+1: C1 of video 10 and video 11's three views; D+2: C2 alone; D+3: nothing
+    assert (days[1]["views"], days[1]["watch_seconds"]) == (4, pytest.approx(760.0))
+    assert days[1]["qoe"]["sessions"] == 4 and days[1]["stall_seconds"] == 0.0
+    assert (days[2]["views"], days[2]["qoe"]["mean"]) == (1, pytest.approx(QOE_C2))
+    assert days[3]["views"] == 0 and days[3]["qoe"]["mean"] is None
+    assert days[3]["rebuffer_ratio"] is None and days[3]["switches_per_minute"] is None
+
+
 def test_an_empty_window_gives_zeros(client: TestClient) -> None:
     old = {"from": _at(D - timedelta(60)), "to": _at(D - timedelta(59))}
     body = _get(client, "/analytics/videos/12", **{"from": _at(D), "to": _at(D + timedelta(3))})
@@ -257,7 +281,12 @@ def test_an_empty_window_gives_zeros(client: TestClient) -> None:
     assert [d["active_viewers"] for d in days] == [0, 0]
 
 
-PATHS = ("/analytics/videos/10", "/analytics/top", "/analytics/daily-active")
+PATHS = (
+    "/analytics/videos/10",
+    "/analytics/top",
+    "/analytics/daily-active",
+    "/analytics/qoe/daily",
+)
 
 
 def test_non_admins_are_refused(client: TestClient) -> None:
@@ -313,6 +342,11 @@ def test_bad_windows_and_parameters_get_422_with_a_message(client: TestClient) -
             "/analytics/daily-active",
             {"from": "2199-12-30", "to": "2200-01-01"},
             "must lie between",
+        ),
+        "qoe days too many": (
+            "/analytics/qoe/daily",
+            {"from": "2026-01-01", "to": "2026-04-04"},
+            "at most 92 days",
         ),
         "video id 0": ("/analytics/videos/0", {"from": start, "to": end}, "video_id"),
         "huge video id": ("/analytics/videos/2147483648", {"from": start, "to": end}, "video_id"),

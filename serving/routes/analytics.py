@@ -1,4 +1,5 @@
-"""Viewing analytics (admin): one video's figures, the top videos and daily active viewers.
+"""Viewing analytics (admin): one video's figures, the top videos, daily active viewers and
+the platform's daily playback quality.
 
 Windows are half-open, ``[from, to)``: ``from`` before ``to``, at most ``MAX_WINDOW_DAYS``
 long, inside ``[1970-01-01, 2100-01-01)``. A time without a timezone (or a bare date) is taken
@@ -12,8 +13,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from serving.analytics import daily_active, top_videos, video_analytics
-from serving.analytics_models import DailyActiveOut, TopBy, TopVideosOut, VideoAnalyticsOut
+from serving.analytics import daily_active, daily_qoe, top_videos, video_analytics
+from serving.analytics_models import (
+    DailyActiveOut,
+    DailyQoeOut,
+    TopBy,
+    TopVideosOut,
+    VideoAnalyticsOut,
+)
 from serving.deps import SessionDep, require_admin
 from serving.params import MAX_LIMIT, VideoId
 
@@ -21,6 +28,8 @@ router = APIRouter(prefix="/analytics", tags=["analytics"], dependencies=[Depend
 
 #: Longest window a request may ask for.
 MAX_WINDOW_DAYS = 366
+#: Longest window of the daily QoE (one query per day).
+MAX_QOE_DAYS = 92
 #: Earliest start and latest end of a window.
 EARLIEST, LATEST = date(1970, 1, 1), date(2100, 1, 1)
 
@@ -101,3 +110,13 @@ def get_top_videos(
 def get_daily_active(window: DayWindow, session: SessionDep) -> DailyActiveOut:
     """Distinct viewers per UTC day (with a play, progress or complete event)."""
     return daily_active(session, *window)
+
+
+@router.get("/qoe/daily", response_model=DailyQoeOut, responses=_REFUSED)
+def get_daily_qoe(window: DayWindow, session: SessionDep) -> DailyQoeOut:
+    """Views, rebuffering, quality switches and the QoE distribution over every video, per
+    UTC day (at most ``MAX_QOE_DAYS`` days)."""
+    first, last = window
+    if last - first > timedelta(days=MAX_QOE_DAYS):
+        raise HTTPException(422, f"the daily QoE spans at most {MAX_QOE_DAYS} days")
+    return daily_qoe(session, first, last)
