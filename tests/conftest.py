@@ -91,9 +91,10 @@ def sqlite_url(data_root: Path) -> str:
     return url
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A migrated catalogue in a fresh schema of the real PostgreSQL server, dropped afterwards."""
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A migrated catalogue in a fresh schema of the real PostgreSQL server, dropped on
+    exit; its URL."""
     base = os.environ.get("REELRANK_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
     if not base:
         service_unavailable("PostgreSQL", "REELRANK_TEST_POSTGRES_URL is not set")
@@ -122,6 +123,13 @@ def postgres_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A migrated catalogue in a fresh schema of the real PostgreSQL server, dropped afterwards."""
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,10 +1,11 @@
-"""Schemathesis over the whole OpenAPI document of the real app on a seeded SQLite catalogue,
-anonymous and signed in as an admin: no generated request gets a 5xx, and every answer
-matches its documented status, content type and schema."""
+"""Schemathesis over the whole OpenAPI document of the real app on a seeded catalogue, on
+SQLite and on the real PostgreSQL, anonymous and signed in as an admin: no generated request
+gets a 5xx, and every answer matches its documented status, content type and schema."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from core.security import hash_password
 from core.settings import Settings
 from core.types import Role, VideoStatus
 from serving.app import create_app
+from tests.conftest import postgres_schema
 
 PASSWORD = "fuzzing password"
 #: The properties checked on every answer.
@@ -55,22 +57,28 @@ def _seed(database_url: str) -> None:
         )
 
 
-@pytest.fixture(scope="module")
-def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, str]]:
-    """The app (lifespan running) and an admin's bearer token."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def fuzzed_app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[FastAPI, str]]:
+    """The app (lifespan running) on each engine, and an admin's bearer token."""
     root = tmp_path_factory.mktemp("fuzz") / "var"
     root.mkdir(parents=True)
-    url = f"sqlite:///{root / 'reelrank.db'}"
-    upgrade(url)
-    _seed(url)
-    app = create_app(
-        Settings(data_root=root, database_url=url, rate_limit_per_minute=0, admin_token=None)
-    )
-    with TestClient(app) as client:
-        token = client.post(
-            "/auth/token", data={"username": "fuzz-admin", "password": PASSWORD}
-        ).json()["access_token"]
-        yield app, token
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{root / 'reelrank.db'}"
+            upgrade(url)
+        else:
+            url = stack.enter_context(postgres_schema())
+        _seed(url)
+        app = create_app(
+            Settings(data_root=root, database_url=url, rate_limit_per_minute=0, admin_token=None)
+        )
+        with TestClient(app) as client:
+            token = client.post(
+                "/auth/token", data={"username": "fuzz-admin", "password": PASSWORD}
+            ).json()["access_token"]
+            yield app, token
 
 
 def _fuzz(app: FastAPI, headers: dict[str, str]) -> list[str]:
