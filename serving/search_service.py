@@ -372,7 +372,8 @@ class SearchService:
 
     def suggest(self, prefix: str, limit: int) -> list[str]:
         """Titles and channel names starting with ``prefix`` (case-insensitive), shortest
-        first."""
+        first; when none does (a typo), the titles of the best lexical matches, which
+        tolerate typos, in their order."""
         self.ensure_loaded()
         key = prefix.strip().lower()
         if not key:
@@ -384,7 +385,11 @@ class SearchService:
             if not lowered.startswith(key) or len(found) >= 500:
                 break
             found.append(shown)
-        return sorted(dict.fromkeys(found), key=lambda s: (len(s), s))[:limit]
+        if found:
+            return sorted(dict.fromkeys(found), key=lambda s: (len(s), s))[:limit]
+        meta = self._state.meta
+        matches = self.lexical.search(key, limit * 4)
+        return list(dict.fromkeys(meta[i].title for i, _ in matches if i in meta))[:limit]
 
     def viewer_affinity(self, session: Session, user_id: int) -> dict[str, float]:
         """The share of each genre among the viewer's latest plays and completions."""

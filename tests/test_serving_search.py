@@ -200,6 +200,13 @@ def test_suggest_completes_titles_and_channels(world: tuple[TestClient, dict[str
         "Private Cats"
         not in client.get("/search/suggest", params={"q": "pri"}).json()["suggestions"]
     )
+    # nothing starts with a misspelling: the best typo-tolerant title matches instead
+    typo = client.get("/search/suggest", params={"q": "midnigth harbr"}).json()
+    assert typo["suggestions"][0] == "Midnight Harbor"  # the others match the channel's name
+    assert len(typo["suggestions"]) == len(set(typo["suggestions"]))
+    assert client.get("/search/suggest", params={"q": "zzzzqqq"}).json()["suggestions"] == []
+    privately = client.get("/search/suggest", params={"q": "privte cats"}).json()["suggestions"]
+    assert "Private Cats" not in privately and privately[0] == "Cats of Istanbul"
 
 
 @pytest.mark.parametrize(

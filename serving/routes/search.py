@@ -97,5 +97,6 @@ def suggest(
     q: Annotated[str, Query(min_length=1, max_length=100, description="What is typed so far.")],
     limit: Annotated[int, Query(ge=1, le=20)] = 8,
 ) -> Suggestions:
-    """Titles and channel names that start with ``q``."""
+    """Titles and channel names that start with ``q``; when none does, the titles that
+    search matches best (typos tolerated)."""
     return Suggestions(suggestions=_service(request).suggest(q, limit))

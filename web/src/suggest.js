@@ -1,14 +1,29 @@
-// The search box: suggestions while typing (GET /search/suggest), Enter opens the results.
+// The search box: suggestions while typing (GET /search/suggest), Enter opens the results;
+// on the results page, the results follow the typing too.
 
 import { api, query } from "./api.js";
 import { h } from "./ui.js";
 
 const DELAY_MS = 120;
+const LIVE_DELAY_MS = 300;
+
+/** On the results page: show the results for ``text``, keeping the filters, without a new
+ * history entry. */
+function liveResults(text) {
+  if (!location.hash.startsWith("#/search")) return;
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  if ((params.get("q") || "") === text) return;
+  if (text) params.set("q", text);
+  else params.delete("q");
+  const rest = params.toString();
+  location.replace(`#/search${rest ? `?${rest}` : ""}`);
+}
 
 export function attachSuggest(form) {
   const input = form.querySelector("input");
   const list = form.querySelector("[role=listbox]");
   let timer = null;
+  let liveTimer = null;
   let active = -1;
 
   function close() {
@@ -20,6 +35,7 @@ export function attachSuggest(form) {
 
   function go(text) {
     close();
+    clearTimeout(liveTimer);
     location.hash = `#/search${query({ q: text })}`;
   }
 
@@ -65,6 +81,8 @@ export function attachSuggest(form) {
   input.addEventListener("input", () => {
     clearTimeout(timer);
     timer = setTimeout(suggest, DELAY_MS);
+    clearTimeout(liveTimer);
+    liveTimer = setTimeout(() => liveResults(input.value.trim()), LIVE_DELAY_MS);
   });
   input.addEventListener("keydown", (event) => {
     if (event.key === "ArrowDown") highlight(active + 1);

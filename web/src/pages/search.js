@@ -27,7 +27,8 @@ function select(name, label, options, value) {
 export async function searchPage(main, { app, params }) {
   const q = params.get("q") || "";
   const input = document.getElementById("search-input");
-  if (input && input.value !== q) input.value = q;
+  // never rewrite what the viewer is typing (the results follow it)
+  if (input && document.activeElement !== input && input.value.trim() !== q) input.value = q;
   const genre = params.get("genre") || "";
   const duration = params.get("duration") || "";
   const uploaded = params.get("uploaded") || "";
