@@ -37,6 +37,17 @@ class PlaybackOut(BaseModel):
     download_url: str | None = None
 
 
+class StreamOut(BaseModel):
+    """Tokenised URLs of a video that plays without a playback session."""
+
+    video_id: int
+    manifest_url: str
+    token_expires_at: datetime
+    poster_url: str | None = None
+    storyboard_url: str | None = None
+    download_url: str | None = None
+
+
 class LeaseOut(BaseModel):
     """A renewed lease."""
 

@@ -102,6 +102,24 @@ def master_playlist(
     return Playlist(text, MEDIA_TYPES[".m3u8"])
 
 
+def open_stream(
+    session: Session, settings: Settings, key: bytes, video_id: int, caller: Viewer
+) -> tuple[str, int]:
+    """A token for a video that plays without a playback session (free, public or unlisted,
+    or the caller's own), bound to the caller (0 when anonymous), and its expiry (epoch
+    seconds); 403 for a video that needs a session, 404 before it has streams."""
+    video = entitled_video(session, video_id, caller)
+    if needs_session(video):
+        raise PermissionDeniedError(
+            f"video {video_id} plays within a playback session: POST "
+            f"/videos/{video_id}/playback and use its URLs"
+        )
+    if not video.renditions:
+        raise NotFoundError(f"video {video_id} has no streams yet")
+    expires = stream_tokens.expiry(settings.stream_token_ttl_s)
+    return stream_tokens.issue(key, video_id, caller.user_id or 0, None, expires), expires
+
+
 def _still_open(session: Session, video_id: int) -> None:
     """An anonymous grant's video must still be free, ready and not private."""
     video = session.get(Video, video_id)

@@ -309,3 +309,33 @@ def test_anonymous_tokens_stop_renewing_once_a_video_is_closed(sqlite_world: Wor
     # Segments cost no lookup: the ones already listed play until their token expires.
     assert sqlite_world.client.get(segment).status_code == 200
     assert sqlite_world.client.get(f"/videos/{video_id}/manifest.m3u8").status_code == 404
+
+
+def test_stream_urls_of_free_videos_for_anyone_and_sessions_for_the_rest(world: World) -> None:
+    """``GET /videos/{id}/stream``: one token for the master, poster, storyboard and
+    download of a free video, anonymous or signed in; premium and private videos are
+    refused with the reason (they play within a playback session)."""
+    client, videos = world.client, world.videos
+    for name, headers in (("open", {}), ("unlisted", {}), ("open", world.headers["viewer"])):
+        answer = client.get(f"/videos/{videos[name]}/stream", headers=headers)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        token = token_of(body["manifest_url"])
+        grant = stream_tokens.verify(signing_key(world.settings), token)
+        viewer = world.users["viewer"] if headers else 0
+        assert (grant.video_id, grant.viewer_id, grant.session_id) == (videos[name], viewer, None)
+        assert all(token_of(body[key]) == token for key in ("poster_url", "download_url"))
+        master = client.get(body["manifest_url"], headers=headers)
+        assert master.status_code == 200 and master.text.startswith("#EXTM3U")
+        vtt = client.get(body["storyboard_url"], headers=headers)
+        assert vtt.status_code == 200 and vtt.text.startswith("WEBVTT")
+    anonymous_premium = client.get(f"/videos/{videos['premium']}/stream")
+    assert anonymous_premium.status_code == 401
+    assert "premium" in anonymous_premium.json()["detail"]
+    gold = client.get(f"/videos/{videos['premium']}/stream", headers=world.headers["gold"])
+    assert gold.status_code == 403 and "playback session" in gold.json()["detail"]
+    own = client.get(f"/videos/{videos['private']}/stream", headers=world.headers["owner"])
+    assert own.status_code == 403 and "playback session" in own.json()["detail"]
+    hidden = client.get(f"/videos/{videos['private']}/stream", headers=world.headers["other"])
+    assert hidden.status_code == 404
+    assert client.get("/videos/999999/stream").status_code == 404

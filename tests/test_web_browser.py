@@ -263,8 +263,10 @@ def test_sign_up_search_and_watch_plays_and_its_events_are_stored(page: Any, sit
     assert complete.watch_seconds is not None and complete.watch_seconds > CLIP_S - 3
 
 
-def test_seek_bar_hover_shows_a_storyboard_preview(page: Any, site: Site) -> None:
-    sign_up(page, "webhover")
+@pytest.mark.parametrize("signed_in", [True, False], ids=["signed-in", "signed-out"])
+def test_seek_bar_hover_shows_a_storyboard_preview(page: Any, site: Site, signed_in: bool) -> None:
+    if signed_in:
+        sign_up(page, "webhover")
     page.goto(f"/#/watch/{site.videos['open']}")
     page.wait_for_function(FIRST_FRAME)
     page.wait_for_function("() => window.reelrank.player.cues.length > 0")
@@ -282,7 +284,8 @@ def test_seek_bar_hover_shows_a_storyboard_preview(page: Any, site: Site) -> Non
     assert "sprite" in style["bg"] and style["w"] > 0, style
     assert style["pos"] != "0px 0px", style
     assert preview.locator(".seek-preview-time").text_content() == "0:09"
-    screenshot(page, "watch-storyboard-preview", full_page=False)
+    name = "watch-storyboard-preview" + ("" if signed_in else "-signed-out")
+    screenshot(page, name, full_page=False)
 
 
 def test_watch_page_works_from_the_keyboard_alone(page: Any, site: Site) -> None:
@@ -544,6 +547,23 @@ def test_search_tolerates_typos_and_filters_by_duration(page: Any, site: Site) -
     page.wait_for_url("**duration=short*")
     page.locator("main .grid").get_by_role("link", name="Open").wait_for()
     screenshot(page, "search-filtered")
+
+
+def test_results_follow_the_typing_and_suggestions_tolerate_typos(page: Any, site: Site) -> None:
+    page.goto("/#/search?duration=short")
+    search = page.get_by_label("Search videos")
+    search.press_sequentially("opn", delay=60)
+    # no Enter: the results page follows what is typed, keeping its filters
+    page.wait_for_url("**q=opn*")
+    assert "duration=short" in page.url
+    history = page.evaluate("() => history.length")
+    search.press_sequentially("e", delay=60)
+    page.wait_for_url("**q=opne*")
+    assert page.evaluate("() => history.length") == history, "no history entry per keystroke"
+    # a misspelling starts no title, yet the suggestions offer the title it means
+    page.get_by_role("option", name="Open").wait_for()
+    page.locator("main .grid").get_by_role("link", name="Open").first.wait_for()
+    assert search.input_value() == "opne"
 
 
 def test_home_loads_more_videos_as_the_viewer_scrolls(page: Any, site: Site) -> None:

@@ -4,6 +4,7 @@ of a listed or unlisted video also without one, for cards."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -15,6 +16,7 @@ from serving.auth import OptionalPrincipal, request_key
 from serving.deps import SessionDep, SettingsDep
 from serving.params import VideoId
 from serving.playback import Viewer
+from serving.playback_models import StreamOut
 from serving.stream_files import MAX_FILE_PATH, PLAYLIST_CACHE, POSTER, file_response, package_dir
 from serving.stream_tokens import MAX_TOKEN
 from serving.visibility import viewable_video
@@ -66,6 +68,37 @@ def master_playlist(
         stream_service.master_playlist(
             session, settings, request_key(request), video_id, caller, token
         )
+    )
+
+
+@router.get(
+    "/{video_id}/stream",
+    response_model=StreamOut,
+    responses={
+        401: {"description": "A premium video, asked for without signing in."},
+        403: {"description": "The video plays within a playback session only."},
+        404: {"description": "No such video (for this caller), or no streams yet."},
+    },
+)
+def stream_urls(
+    request: Request,
+    video_id: VideoId,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: OptionalPrincipal,
+) -> StreamOut:
+    """The master playlist, poster, storyboard and download URLs, with one token bound to
+    the caller (anonymous too), for a free public or unlisted video; premium and private
+    videos play within a playback session (``POST /videos/{id}/playback``)."""
+    caller = Viewer(principal.user_id, principal.is_admin) if principal else Viewer(None)
+    token, expires = stream_service.open_stream(
+        session, settings, request_key(request), video_id, caller
+    )
+    return StreamOut(
+        video_id=video_id,
+        manifest_url=stream_service.master_url(video_id, token),
+        token_expires_at=datetime.fromtimestamp(expires, UTC),
+        **stream_service.extra_urls(settings, video_id, token),
     )
 
 

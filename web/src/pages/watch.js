@@ -24,25 +24,28 @@ function startSession(videoId) {
   return api(`/videos/${videoId}/playback`, { method: "POST", body: { device_id: deviceId() } });
 }
 
+/** The player's source from tokenised URLs (a playback session's, or a free video's). */
+function sourceOf(videoId, urls) {
+  const token = new URL(urls.manifest_url, location.href).searchParams.get("token");
+  return {
+    manifestUrl: urls.manifest_url,
+    storyboardUrl: urls.storyboard_url,
+    posterUrl: urls.poster_url,
+    captionsUrl: `/videos/${videoId}/hls/captions.vtt?token=${encodeURIComponent(token)}`,
+  };
+}
+
 /** Where to stream from: a playback session's URLs (signed in; ``started`` is its request)
- * or the open master playlist. */
+ * or, signed out, a free video's stream URLs. */
 async function openSource(video, user, started) {
   if (!user) {
     if (video.premium) throw new Error("This is a premium video: sign in with a premium plan to watch it.");
     if (!video.manifest_url) throw new Error("This video has no streams yet.");
-    return { source: { manifestUrl: video.manifest_url }, session: null };
+    const urls = await api(`/videos/${video.id}/stream`);
+    return { source: sourceOf(video.id, urls), session: null };
   }
   const session = await started;
-  const token = new URL(session.manifest_url, location.href).searchParams.get("token");
-  return {
-    source: {
-      manifestUrl: session.manifest_url,
-      storyboardUrl: session.storyboard_url,
-      posterUrl: session.poster_url,
-      captionsUrl: `/videos/${video.id}/hls/captions.vtt?token=${encodeURIComponent(token)}`,
-    },
-    session,
-  };
+  return { source: sourceOf(video.id, session), session };
 }
 
 function rail(title, path, telemetry) {
