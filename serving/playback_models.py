@@ -32,6 +32,9 @@ class PlaybackOut(BaseModel):
     lease_s: int
     plan: str
     device_limit: int
+    resume_position_s: float | None = Field(
+        None, description="Where this viewer stopped the video last time (any device)."
+    )
     poster_url: str | None = None
     storyboard_url: str | None = None
     download_url: str | None = None

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from core.db.models import PlaybackSession, utcnow
+from core.db.models import InteractionEvent, PlaybackSession, utcnow
 from core.db.session import session_scope
+from core.types import EventType
 from tests.streaming_world import World, build_package, make_world, uris
 
 
@@ -198,3 +199,34 @@ def test_playback_needs_sign_in_and_own_sessions(world: World) -> None:
     assert client.delete(f"/playback/{sid}", headers=other).status_code == 404
     assert client.post(f"/playback/{sid}/heartbeat", headers=other).status_code == 404
     assert client.delete("/playback/not-an-id", headers=world.headers["viewer"]).status_code == 422
+
+
+def test_a_session_resumes_where_the_viewer_left(world: World) -> None:
+    """The start answer carries the position of the viewer's latest progress or pause
+    event; a completion after it starts over; nobody else's events count."""
+    video_id = world.videos["open"]
+    assert _start(world, "viewer", "open")["resume_position_s"] is None
+    now = utcnow()
+
+    def post(who: str, kind: str, seconds_ago: int, **properties: object) -> None:
+        with session_scope(world.database_url) as session:
+            session.add(
+                InteractionEvent(
+                    event_id=f"{who}-{kind}-{seconds_ago}",
+                    event_type=EventType(kind),
+                    user_id=world.users[who],
+                    video_id=video_id,
+                    event_timestamp=now - timedelta(seconds=seconds_ago),
+                    watch_seconds=30.0,
+                    properties=properties,
+                )
+            )
+
+    post("viewer", "progress", 60, position_s=20.0)
+    post("viewer", "pause", 50, position_s=42.5)
+    post("viewer", "progress", 40, position_s="soon")  # no number: the pause still counts
+    post("other", "progress", 30, position_s=99.0)
+    assert _start(world, "viewer", "open")["resume_position_s"] == 42.5
+    assert _start(world, "other", "open")["resume_position_s"] == 99.0
+    post("viewer", "complete", 20)
+    assert _start(world, "viewer", "open")["resume_position_s"] is None

@@ -461,6 +461,25 @@ def test_watch_page_resumes_where_the_viewer_left(page: Any, site: Site) -> None
     assert page.evaluate("() => window.reelrank.player.video.currentTime") >= 8
 
 
+def test_a_signed_in_viewer_resumes_from_the_account_not_the_browser(page: Any, site: Site) -> None:
+    sign_up(page, "webresume")
+    video_id = site.videos["open"]
+    page.goto(f"/#/watch/{video_id}")
+    page.wait_for_function(FIRST_FRAME)
+    page.evaluate("() => { window.reelrank.player.video.currentTime = 9; }")
+    page.wait_for_function("() => window.reelrank.player.video.currentTime >= 9")
+    page.keyboard.press("k")  # pause: an event with the position
+    page.wait_for_function("() => window.reelrank.telemetry.queue.some(e => e.type === 'pause')")
+    page.evaluate("() => window.reelrank.telemetry.flush()")
+    page.wait_for_function("() => window.reelrank.telemetry.queue.length === 0")
+    # another browser (no saved position), or this one with its storage wiped
+    page.evaluate("(id) => localStorage.removeItem('reelrank.resume.' + id)", video_id)
+    page.goto("/")
+    page.goto(f"/#/watch/{video_id}")
+    page.wait_for_function(FIRST_FRAME)
+    assert page.evaluate("() => window.reelrank.player.video.currentTime") >= 8.5
+
+
 def test_queued_events_are_sent_when_the_page_is_hidden(page: Any, site: Site) -> None:
     sign_up(page, "webhidden")
     user_id = page.evaluate("() => window.reelrank.user.id")

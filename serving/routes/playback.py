@@ -13,6 +13,7 @@ from serving.auth import CurrentPrincipal, request_key
 from serving.deps import SessionDep, SettingsDep
 from serving.params import VideoId
 from serving.playback_models import LeaseOut, PlaybackOut, PlaybackStart, SessionOut
+from serving.resume import resume_position
 from serving.stream_service import extra_urls, master_url
 
 router = APIRouter(tags=["playback"])
@@ -47,6 +48,7 @@ def start_playback(
         lease_s=settings.playback_lease_s,
         plan=plan.name,
         device_limit=plan.device_limit,
+        resume_position_s=resume_position(session, principal.user_id, video_id),
         **extra_urls(settings, video_id, token),
     )
     session.commit()

@@ -37,8 +37,9 @@ function levelName(level) {
 export class Player {
   /**
    * A player in ``container`` for ``source.manifestUrl``; ``source.storyboardUrl`` (optional)
-   * gives the seek previews; events go through ``telemetry`` with ``recommendationId``.
-   * Start-up time counts from ``requestedAt`` (``performance.now()`` when the viewer asked
+   * gives the seek previews; ``source.resumeAt`` (seconds, or null: from the start; absent:
+   * this browser's saved position) where to begin; events go through ``telemetry`` with
+   * ``recommendationId``. Start-up time counts from ``requestedAt`` (``performance.now()`` when the viewer asked
    * for the video; default: now).
    */
   constructor(container, { videoId, source, telemetry, recommendationId, sessionId, title, requestedAt }) {
@@ -123,7 +124,8 @@ export class Player {
   }
 
   load(source) {
-    const resumeAt = Number(localStorage.getItem(RESUME_KEY + this.videoId) || 0);
+    // signed in, the account's position (any device) decides; signed out, this browser's
+    const resumeAt = source.resumeAt !== undefined ? Number(source.resumeAt || 0) : Number(localStorage.getItem(RESUME_KEY + this.videoId) || 0);
     this.resumedFrom = resumeAt > RESUME_MIN_S ? resumeAt : 0;
     if (!window.Hls || !window.Hls.isSupported()) {
       this.video.src = source.manifestUrl;

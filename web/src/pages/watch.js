@@ -45,7 +45,7 @@ async function openSource(video, user, started) {
     return { source: sourceOf(video.id, urls), session: null };
   }
   const session = await started;
-  return { source: sourceOf(video.id, session), session };
+  return { source: { ...sourceOf(video.id, session), resumeAt: session.resume_position_s }, session };
 }
 
 function rail(title, path, telemetry) {
