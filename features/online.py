@@ -179,6 +179,15 @@ class OnlineFeatures:
         """The user views' online values of each of ``user_ids`` (same order; unknown: None)."""
         return self._read(self._user_refs, c.USER_ID, np.asarray(user_ids, dtype=np.int64))
 
+    def genre_affinity(self, user_id: int) -> dict[str, float] | None:
+        """The user's ``user_genres`` with their ``user_genre_weights`` (lower-case genre ->
+        share, summing to 1); None when the store has no taste row for the user."""
+        row = self.user_rows(np.array([int(user_id)], dtype=np.int64))
+        genres, weights = row[s.USER_GENRES][0], row[s.USER_GENRE_WEIGHTS][0]
+        if not genres or weights is None or len(weights) != len(genres):
+            return None
+        return {str(g).lower(): float(w) for g, w in zip(genres, weights, strict=True)}
+
     def vectors(
         self, user_id: int, video_ids: np.ndarray, at: datetime | None = None
     ) -> np.ndarray:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,10 @@ class ServedModel:
         return f"{self.name}@{self.ref}"
 
 
+#: Seconds between attempts to open a missing online store for readers other than the ranker.
+FEATURES_RETRY_S = 60.0
+
+
 class RecommenderService:
     """Holds the loaded pipelines (one per alias or version asked for) and the online
     feature client; ``refresh`` reloads any alias that moved in the registry.
@@ -62,6 +67,7 @@ class RecommenderService:
         self._served: dict[str, ServedModel] = {}
         self._variants: dict[tuple[str, str, str], RecommendationPipeline] = {}
         self._features: OnlineFeatures | None = None
+        self._features_tried_at: float | None = None
         self.features_problem: str | None = "not opened yet"
         self._load_lock = threading.Lock()
         self._swap_lock = threading.Lock()
@@ -70,6 +76,16 @@ class RecommenderService:
     @property
     def features(self) -> OnlineFeatures | None:
         """The online feature client, or None when the store is not set up or unreadable."""
+        return self._features
+
+    def online_features(self) -> OnlineFeatures | None:
+        """The online feature client for readers other than the ranker (search): opened on
+        first use, and tried again at most every ``FEATURES_RETRY_S`` while it is missing."""
+        now = time.monotonic()
+        tried = self._features_tried_at
+        if self._features is None and (tried is None or now - tried >= FEATURES_RETRY_S):
+            self._features_tried_at = now
+            self.open_features()
         return self._features
 
     def open_features(self) -> OnlineFeatures | None:

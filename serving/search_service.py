@@ -7,7 +7,8 @@ is in (ranks from 1; ``w`` is ``semantic_weight``), then
 ``score = rrf * (1 + 0.01 recency + 0.01 popularity + 0.015 affinity)``, where recency halves
 every 30 days since publication, popularity is ``log(1 + plays) / log(1 + most plays)``
 over the last 7 days' plays and completions (recounted every minute), and affinity is the
-share of the viewer's recent plays in the video's genres. Equal scores share a rank, so
+viewer's share in the video's genres (the caller passes it: the feature store's
+``user_taste``, or ``viewer_affinity`` over their recent plays). Equal scores share a rank, so
 boosts order equal matches; otherwise they move a result by about two ranks at most near
 the top (RRF scores of neighbouring ranks differ by under 2 %).
 Semantic candidates below a cosine of 0.25 are dropped (unrelated text).

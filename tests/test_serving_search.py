@@ -142,6 +142,48 @@ def test_recency_and_the_viewers_genres_lift_equal_matches(
     ]
 
 
+@pytest.mark.slow
+def test_the_genre_affinity_comes_from_the_feature_store(
+    world: tuple[TestClient, dict[str, int]], database_url: str, data_root: Path
+) -> None:
+    """The catalogue says the viewer plays dramas, the feature store's ``user_taste`` says
+    horror: the store decides (a new account without a taste row falls back to the
+    catalogue, as in the test above)."""
+    import pandas as pd
+
+    from core.eventlog import write_events
+    from features.store import sync_features
+    from tests.event_rows import event_row
+
+    client, ids = world
+    viewer = register(client, "feastfan")
+    with session_scope(database_url) as session:
+        session.add_all(
+            InteractionEvent(
+                event_id=uuid.uuid4().hex,
+                user_id=viewer,
+                video_id=ids["harbor2"],
+                event_type=EventType.PLAY,
+                event_timestamp=NOW - timedelta(minutes=n),
+            )
+            for n in range(5)
+        )
+    day = (NOW - timedelta(days=2)).strftime("%Y-%m-%dT%H:%MZ")
+    events = pd.DataFrame([event_row(viewer, ids["haunted"], "play", day, watch=60)])
+    settings = Settings(data_root=data_root, database_url=database_url)
+    sync_features(
+        write_events(events, settings.paths.events_file),
+        settings.paths,
+        database_url=database_url,
+    )
+    headers = sign_in(client, "feastfan")
+    response = client.get("/search", params={"q": "midnight harbor"}, headers=headers)
+    assert [item["id"] for item in response.json()["items"]][:2] == [
+        ids["haunted"],
+        ids["harbor2"],
+    ]
+
+
 def test_the_index_follows_new_edited_and_removed_videos(
     world: tuple[TestClient, dict[str, int]], database_url: str
 ) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
+from sqlalchemy.orm import Session
 
 from core.errors import ReelRankError
 from serving.auth import OptionalPrincipal
@@ -15,6 +17,8 @@ from serving.params import Limit
 from serving.search_index import query_words
 from serving.search_models import SearchItem, SearchPage, Suggestions
 from serving.search_service import SearchFilters, SearchService
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/search", tags=["search"])
 
@@ -47,14 +51,14 @@ def search(
 ) -> SearchPage:
     """Public, ready videos matching ``q`` in title, description, tags, creator or
     transcript (lexical) or in meaning (semantic), fused, filtered and boosted by recency,
-    popularity and the signed-in viewer's genres."""
+    popularity and the signed-in viewer's genre affinity (from the feature store)."""
     if not query_words(q):
         raise ReelRankError("query must contain at least one word")
     low, high = min_duration_s, max_duration_s
     if low is not None and high is not None and low > high:
         raise ReelRankError("min_duration_s is above max_duration_s")
     service = _service(request)
-    affinity = service.viewer_affinity(session, viewer.user_id) if viewer else None
+    affinity = _affinity(request, session, service, viewer.user_id) if viewer else None
     session.close()
     result = service.search(
         q,
@@ -85,6 +89,24 @@ def search(
         for hit in result.hits
     ]
     return SearchPage(items=items, total=result.total, limit=limit, offset=offset, mode=result.mode)
+
+
+def _affinity(
+    request: Request, session: Session, service: SearchService, user_id: int
+) -> dict[str, float]:
+    """The viewer's genre shares: from the feature store's ``user_taste`` view; when the
+    store is not set up, cannot be read or has no row for the viewer yet (a new account),
+    from their latest plays in the catalogue."""
+    features = request.app.state.recommender.online_features()
+    if features is not None:
+        try:
+            taste = features.genre_affinity(user_id)
+        except Exception as exc:  # an unreadable store must not fail search
+            log.warning("search without the feature store's genre affinity: %s", exc)
+            taste = None
+        if taste:
+            return taste
+    return service.viewer_affinity(session, user_id)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
