@@ -1,14 +1,15 @@
 """The tus 1.0 resumable upload protocol's rules: versions, headers, metadata and offsets.
 
 Pure functions over header values; the routes turn ``TusError`` into the answer it names.
-See https://tus.io/protocols/resumable-upload (core protocol, creation, termination and
-expiration extensions).
+See https://tus.io/protocols/resumable-upload (core protocol, creation, termination,
+expiration and checksum extensions).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -16,7 +17,11 @@ from email.utils import format_datetime
 #: The protocol version this server speaks.
 TUS_VERSION = "1.0.0"
 #: The extensions this server supports.
-TUS_EXTENSIONS = ("creation", "termination", "expiration")
+TUS_EXTENSIONS = ("creation", "termination", "expiration", "checksum")
+#: The checksum algorithms a PATCH may name in ``Upload-Checksum`` (hashlib names).
+CHECKSUM_ALGORITHMS = ("sha1", "sha256", "md5")
+#: The status of a PATCH whose body does not match its ``Upload-Checksum``.
+CHECKSUM_MISMATCH = 460
 #: The content type of a PATCH body.
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 #: Most metadata pairs, key length and encoded value length accepted.
@@ -45,6 +50,7 @@ def options_headers(max_size: int) -> dict[str, str]:
         "Tus-Version": TUS_VERSION,
         "Tus-Extension": ",".join(TUS_EXTENSIONS),
         "Tus-Max-Size": str(max_size),
+        "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
     }
 
 
@@ -103,6 +109,31 @@ def parse_metadata(value: str | None) -> dict[str, str]:
         except (binascii.Error, UnicodeDecodeError):
             raise TusError(400, f"Upload-Metadata value of {key!r} is not base64 UTF-8") from None
     return metadata
+
+
+def parse_checksum(value: str | None) -> tuple[str, bytes] | None:
+    """``Upload-Checksum``: an algorithm of ``CHECKSUM_ALGORITHMS`` and the base64 digest of
+    the PATCH body (None without the header); 400 for an unknown algorithm or a malformed
+    digest."""
+    if value is None:
+        return None
+    parts = value.strip().split(" ")
+    if len(parts) != 2:
+        raise TusError(400, "Upload-Checksum must be '<algorithm> <base64 digest>'")
+    algorithm, encoded = parts[0].lower(), parts[1]
+    if algorithm not in CHECKSUM_ALGORITHMS:
+        raise TusError(
+            400,
+            f"unsupported checksum algorithm {algorithm[:20]!r}; use one of "
+            f"{', '.join(CHECKSUM_ALGORITHMS)}",
+        )
+    try:
+        digest = base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        raise TusError(400, "the Upload-Checksum digest is not base64") from None
+    if len(digest) != hashlib.new(algorithm).digest_size:
+        raise TusError(400, f"the Upload-Checksum digest is not a {algorithm} digest")
+    return algorithm, digest
 
 
 def check_content_type(value: str | None) -> None:

@@ -10,6 +10,7 @@ channel (status uploaded) and hands it to the media queue.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import secrets
@@ -33,7 +34,7 @@ from core.settings import Settings
 from core.types import VideoStatus
 from serving.accounts import ensure_channel
 from serving.auth import Principal
-from serving.tus import TusError, check_patch
+from serving.tus import CHECKSUM_MISMATCH, TusError, check_patch
 from serving.upload_models import MAX_FILENAME, UploadOut, UploadState, VideoFields
 
 log = logging.getLogger(__name__)
@@ -281,12 +282,15 @@ async def receive(
     claimed_offset: int,
     content_length: int | None,
     body: AsyncIterator[bytes],
+    checksum: tuple[str, bytes] | None = None,
 ) -> Received:
     """Append a PATCH body at ``claimed_offset`` (which must be the stored offset).
 
     Bytes are written as they arrive, never held whole in memory. When the client goes away
     mid-body, the bytes that arrived are kept and committed, so it resumes from there. A body
-    that would pass ``Upload-Length`` is refused (413) and nothing of it is kept.
+    that would pass ``Upload-Length`` is refused (413) and nothing of it is kept. With a
+    ``checksum`` (algorithm, digest), the body is kept only when it arrived whole and matches
+    (else 460, nothing kept).
     """
     url = settings.resolved_database_url
 
@@ -304,7 +308,8 @@ async def receive(
     if state != RECEIVING:
         return Received(start, length, None, False)
     handle = await to_thread.run_sync(_open_locked, partial_path(settings, upload_id), upload_id)
-    written, disconnected, too_long = 0, False, False
+    written, disconnected, too_long, mismatch = 0, False, False, False
+    digest = hashlib.new(checksum[0]) if checksum else None
     try:
         handle.truncate(start)  # bytes past the stored offset were never committed
         handle.seek(start)
@@ -314,11 +319,15 @@ async def receive(
                     too_long = True
                     break
                 handle.write(chunk)
+                if digest is not None:
+                    digest.update(chunk)
                 written += len(chunk)
         except ClientDisconnect:
             disconnected = True
-            log.info("upload %s: client left after %d bytes; kept them", upload_id, written)
-        if too_long:
+            log.info("upload %s: client left after %d bytes", upload_id, written)
+        if checksum is not None and digest is not None and not too_long:
+            mismatch = disconnected or digest.digest() != checksum[1]
+        if too_long or mismatch:
             handle.truncate(start)
             written = 0
         with anyio.CancelScope(shield=True):
@@ -329,6 +338,12 @@ async def receive(
         handle.close()  # releases the lock
     if too_long:
         raise TusError(413, f"the body goes past Upload-Length {length}; nothing was kept")
+    if mismatch:
+        raise TusError(
+            CHECKSUM_MISMATCH,
+            "Checksum Mismatch: the body did not arrive whole or does not match its "
+            f"Upload-Checksum; nothing was kept, send it again from offset {offset}",
+        )
     return Received(offset, length, stamp, disconnected)
 
 

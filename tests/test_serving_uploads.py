@@ -4,7 +4,9 @@ in-process): a real clip becomes a playable video, hostile files fail with their
 
 from __future__ import annotations
 
+import base64
 import fcntl
+import hashlib
 import os
 from collections.abc import Iterator
 from datetime import timedelta
@@ -125,8 +127,42 @@ def test_options_announce_the_protocol(client: TestClient) -> None:
         "creation",
         "termination",
         "expiration",
+        "checksum",
     }
     assert answer.headers["Tus-Max-Size"] == str(MAX_UPLOAD)
+    assert answer.headers["Tus-Checksum-Algorithm"] == "sha1,sha256,md5"
+
+
+def test_checksums_keep_matching_bodies_and_discard_the_rest(
+    client: TestClient, creator: dict[str, str], settings: Settings
+) -> None:
+    upload_id = create(client, creator, 8)
+    partial = settings.paths.media / "uploads" / f"{upload_id}.part"
+
+    def send(offset: int, body: bytes, checksum: str) -> Any:
+        return client.patch(
+            f"/uploads/{upload_id}",
+            headers={**creator, **TUS, **OCTETS, "Upload-Offset": str(offset)}
+            | {"Upload-Checksum": checksum},
+            content=body,
+        )
+
+    def b64(algorithm: str, body: bytes) -> str:
+        return base64.b64encode(hashlib.new(algorithm, body).digest()).decode()
+
+    good = send(0, b"abcd", f"sha1 {b64('sha1', b'abcd')}")
+    assert good.status_code == 204 and good.headers["Upload-Offset"] == "4"
+    bad = send(4, b"efgh", f"sha256 {b64('sha256', b'efgX')}")
+    assert bad.status_code == 460 and bad.headers["Tus-Resumable"] == "1.0.0"
+    assert "Checksum Mismatch" in bad.json()["detail"]
+    assert head(client, creator, upload_id).headers["Upload-Offset"] == "4"
+    assert partial.read_bytes() == b"abcd", "the mismatching body is not kept"
+    unknown = send(4, b"efgh", f"crc99 {b64('md5', b'efgh')}")
+    assert unknown.status_code == 400 and "unsupported checksum algorithm" in unknown.text
+    for malformed in ("sha1", "sha1 !!!", f"sha1 {b64('md5', b'efgh')}"):
+        assert send(4, b"efgh", malformed).status_code == 400, malformed
+    done = send(4, b"efgh", f"md5 {b64('md5', b'efgh')}")
+    assert done.status_code == 204 and done.headers["Upload-Offset"] == "8"
 
 
 def test_creation_and_head(client: TestClient, creator: dict[str, str]) -> None:

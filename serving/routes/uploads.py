@@ -1,4 +1,5 @@
-"""Resumable uploads over tus 1.0 (core, creation, termination, expiration) and their status.
+"""Resumable uploads over tus 1.0 (core, creation, termination, expiration, checksum) and
+their status.
 
 Every answer of the tus routes, errors included, carries ``Tus-Resumable``.
 """
@@ -151,7 +152,8 @@ def head(upload_id: UploadId, principal: CreatorPrincipal, request: Request) -> 
 @router.patch("/{upload_id}", status_code=204, response_class=Response)
 async def append(upload_id: UploadId, principal: CreatorPrincipal, request: Request) -> Response:
     """Append the body (``application/offset+octet-stream``) at ``Upload-Offset``, which must
-    be the upload's offset; answers 204 with the new ``Upload-Offset``. The last byte hands
+    be the upload's offset; answers 204 with the new ``Upload-Offset``. With
+    ``Upload-Checksum``, a body that does not match is discarded (460). The last byte hands
     the upload to processing."""
     headers = request.headers
     tus.check_version(headers.get("tus-resumable"))
@@ -159,8 +161,11 @@ async def append(upload_id: UploadId, principal: CreatorPrincipal, request: Requ
     claimed = tus.parse_integer("Upload-Offset", headers.get("upload-offset"))
     declared = headers.get("content-length")
     length = tus.parse_integer("Content-Length", declared) if declared is not None else None
+    checksum = tus.parse_checksum(headers.get("upload-checksum"))
     settings: Settings = request.app.state.settings
-    received = await receive(settings, principal, upload_id, claimed, length, request.stream())
+    received = await receive(
+        settings, principal, upload_id, claimed, length, request.stream(), checksum
+    )
     if received.completed is not None:
         _queue(request).submit(upload_id, received.completed)
     return Response(status_code=204, headers={"Upload-Offset": str(received.offset)})
