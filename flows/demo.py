@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import typer
@@ -25,10 +27,30 @@ class DemoConfig(BaseModel):
     serve: bool = True
 
 
+#: Loggers of the in-process requests the demo's steps make (one line per request).
+_REQUEST_LOGGERS = ("httpx", "httpx2", "reelrank.access")
+
+
+@contextmanager
+def _quiet_requests() -> Iterator[None]:
+    """Keep the steps' own requests out of the output (their summaries say what happened);
+    warnings and errors still show."""
+    loggers = [logging.getLogger(name) for name in _REQUEST_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 def _step(number: int, total: int, title: str, action: Callable[[], T]) -> T:
     typer.secho(f"[{number}/{total}] {title} ...", bold=True)
     started = time.perf_counter()
-    result = action()
+    with _quiet_requests():
+        result = action()
     text = result.summary() if hasattr(result, "summary") else str(result)
     typer.echo(f"      {text}  ({time.perf_counter() - started:.1f} s)")
     return result
