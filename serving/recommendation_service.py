@@ -517,7 +517,7 @@ class RecommendationService:
 
 
 def _creator_candidates(catalogue: Catalogue, video_id: int) -> list[Candidate]:
-    """The channel of ``video_id``'s videos, newest first (the anchor is filtered later)."""
+    """The videos of ``video_id``'s channel, newest first (the anchor is filtered later)."""
     table = catalogue.table
     row = int(table.rows(np.array([video_id], dtype=np.int64))[0])
     channel = int(table.channel_id[row]) if row >= 0 else -1
