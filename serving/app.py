@@ -10,7 +10,7 @@ from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from core.errors import (
     AuthenticationError,
@@ -152,6 +152,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status_code=503,
             content={"detail": "the database is busy or unreachable; retry shortly"},
             headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(DataError)
+    async def unstorable(_request: Request, exc: DataError) -> JSONResponse:
+        # the database refused a value the validators let through (PostgreSQL: a NUL
+        # character in text, a number out of a column's range): the caller's input
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
+        log.info("refused a value the database cannot store: %s", reason)
+        return JSONResponse(
+            status_code=422, content={"detail": f"a value cannot be stored: {reason}"}
         )
 
     @app.exception_handler(ReelRankError)

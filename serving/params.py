@@ -17,3 +17,11 @@ VideoId = Annotated[int, Path(ge=1, le=MAX_ID, description="A video id.")]
 UserId = Annotated[int, Path(ge=0, le=MAX_ID, description="A user id.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items skipped.")]
+
+
+def storable_text(value: str) -> str:
+    """``value`` unless it holds a NUL character, which PostgreSQL text cannot store (the
+    same rule on every engine)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\x00) characters")
+    return value

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from core.types import Visibility
-from serving.params import MAX_ID
+from serving.params import MAX_ID, storable_text
 
 #: Longest comment body, channel and playlist description.
 MAX_COMMENT = 5000
@@ -23,10 +23,25 @@ def _not_blank(value: str) -> str:
     return value
 
 
-Body = Annotated[str, Field(min_length=1, max_length=MAX_COMMENT), AfterValidator(_not_blank)]
-Name = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_not_blank)]
-Title = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_not_blank)]
-Description = Annotated[str, Field(max_length=MAX_DESCRIPTION)]
+Body = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_COMMENT),
+    AfterValidator(_not_blank),
+    AfterValidator(storable_text),
+]
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=128),
+    AfterValidator(_not_blank),
+    AfterValidator(storable_text),
+]
+Title = Annotated[
+    str,
+    Field(min_length=1, max_length=256),
+    AfterValidator(_not_blank),
+    AfterValidator(storable_text),
+]
+Description = Annotated[str, Field(max_length=MAX_DESCRIPTION), AfterValidator(storable_text)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 

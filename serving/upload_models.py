@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from core.types import JobState, VideoStatus, Visibility
+from serving.params import storable_text
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 5000
@@ -16,9 +24,19 @@ MAX_LABEL = 40
 MAX_FILENAME = 255
 LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,4})?$"
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE)]
-Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION)]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL)]
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE),
+    AfterValidator(storable_text),
+]
+Description = Annotated[
+    str, StringConstraints(max_length=MAX_DESCRIPTION), AfterValidator(storable_text)
+]
+Label = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL),
+    AfterValidator(storable_text),
+]
 Labels = Annotated[list[Label], Field(max_length=MAX_LABELS)]
 Language = Annotated[str, StringConstraints(pattern=LANGUAGE)]
 

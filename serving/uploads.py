@@ -73,7 +73,8 @@ def parse_fields(metadata: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """The file name and the video fields (as JSON) carried by tus metadata; 400 if invalid.
     Unknown keys (``filetype``, a client's own) are ignored."""
     name = next((metadata[k] for k in FILENAME_KEYS if metadata.get(k)), "upload")
-    filename = Path(name.replace("\\", "/")).name.strip()[:MAX_FILENAME] or "upload"
+    printable = "".join(ch for ch in name if ch.isprintable())  # no NUL or control characters
+    filename = Path(printable.replace("\\", "/")).name.strip()[:MAX_FILENAME] or "upload"
     raw: dict[str, Any] = {k: metadata[k] for k in FIELD_KEYS if k in metadata}
     for key in ("tags", "genres"):
         if key in raw:

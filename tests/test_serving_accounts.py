@@ -78,6 +78,10 @@ def test_wrong_password_and_unknown_user_answer_alike(client: TestClient) -> Non
     assert wrong.status_code == ghost.status_code == 401
     assert wrong.json() == ghost.json()
     assert wrong.headers["WWW-Authenticate"] == "Bearer"
+    # no account can have a control character in its name; PostgreSQL cannot store NUL
+    for name in ("a\x00b", "\x00", "tab\there"):
+        odd = client.post("/auth/token", data={"username": name, "password": "nope nope"})
+        assert odd.status_code == 422, (name, odd.text)
 
 
 def test_brute_force_is_throttled_then_released(client: TestClient, database_url: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from core.db.models import Rendition, Video
+from core.db.models import Rendition, User, Video
 from core.db.session import session_scope
 from core.settings import Settings
 from core.types import VideoStatus, Visibility
@@ -223,3 +223,29 @@ def test_the_deepest_allowed_page_is_empty_not_an_error(database_url: str, data_
         body = client.get(path).json()
         assert body["items"] == []
     assert client.get(f"/videos/{MAX_ID}").status_code == 404
+
+
+def test_nul_characters_never_reach_a_5xx(database_url: str, data_root: Path) -> None:
+    """PostgreSQL text cannot hold NUL: a value the validators let through is refused with a
+    422 that says so (the database's refusal is the caller's input, not a server error)."""
+    with session_scope(database_url) as session:
+        session.add(User(id=1, username="nul-tester"))
+        session.add(Video(id=1, title="a video", status=VideoStatus.READY))
+    postgres = database_url.startswith("postgresql")
+    event = {
+        "event_id": "nul-event-0001",
+        "type": "play",
+        "user_id": 1,
+        "video_id": 1,
+        "timestamp": "2026-12-01T00:00:00Z",
+        "session_id": "a\u0000b",
+    }
+    with TestClient(create_app(Settings(data_root=data_root, database_url=database_url))) as c:
+        answers = [
+            c.get("/videos", params={"genre": "a\u0000b"}),
+            c.post("/events", json={"events": [event]}),
+        ]
+    for answer in answers:
+        assert answer.status_code < 500, answer.text
+        if postgres:
+            assert answer.status_code == 422 and "NUL" in answer.json()["detail"], answer.text

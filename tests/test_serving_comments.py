@@ -87,6 +87,8 @@ def test_posting_rules(client: TestClient, database_url: str) -> None:
     assert client.post(url, json={"body": "hi"}).status_code == 401
     for bad in ({"body": ""}, {"body": "  \n "}, {"body": "x" * 5001}, {"body": "hi", "x": 1}):
         assert client.post(url, json=bad, headers=a).status_code == 422
+    nul = client.post(url, json={"body": "a\u0000b"}, headers=a)  # PostgreSQL cannot store it
+    assert nul.status_code == 422 and "NUL" in nul.text
     assert client.post(url, json={"body": "x" * 5000}, headers=a).status_code == 201
     elsewhere = post(client, other, a, "on the other video")
     wrong = client.post(url, json={"body": "hi", "parent_id": elsewhere}, headers=a)

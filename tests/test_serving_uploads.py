@@ -201,6 +201,13 @@ def test_protocol_errors(client: TestClient, creator: dict[str, str], settings: 
         headers={**creator, **TUS, **length, "Upload-Metadata": metadata(visibility="secret")},
     )
     assert bad_field.status_code == 400 and "visibility" in bad_field.json()["detail"]
+    nul_title = client.post(
+        "/uploads",
+        headers={**creator, **TUS, **length, "Upload-Metadata": metadata(title="a\x00b")},
+    )
+    assert nul_title.status_code == 400 and "NUL" in nul_title.json()["detail"]
+    odd_name = create(client, creator, 10, filename="clip\x00\x07.mp4")
+    assert client.get(f"/uploads/{odd_name}", headers=creator).json()["filename"] == "clip.mp4"
 
     upload_id = create(client, creator, 10)
     no_version = client.patch(

@@ -37,7 +37,7 @@ def sign_in(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    username: Annotated[str, Form(min_length=1, max_length=64)],
+    username: Annotated[str, Form(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")],
     password: Annotated[str, Form(min_length=1, max_length=128)],
     grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
 ) -> TokenResponse:
