@@ -81,13 +81,18 @@ class ActiveDay(BaseModel):
     active_viewers: int
 
 
-class DailyActiveOut(BaseModel):
-    """Daily active viewers for every UTC day in ``[from, to)``."""
+class _DayWindow(BaseModel):
+    """A half-open window of UTC days, ``[from, to)``."""
 
     model_config = ConfigDict(populate_by_name=True)
 
     from_: date = Field(alias="from", description="First day (inclusive).")
     to: date = Field(description="Last day (exclusive).")
+
+
+class DailyActiveOut(_DayWindow):
+    """Daily active viewers for every UTC day in ``[from, to)``."""
+
     days: list[ActiveDay]
 
 
@@ -104,11 +109,7 @@ class QoeDay(BaseModel):
     qoe: QoeSummary
 
 
-class DailyQoeOut(BaseModel):
+class DailyQoeOut(_DayWindow):
     """Playback quality over all videos for every UTC day in ``[from, to)``."""
 
-    model_config = ConfigDict(populate_by_name=True)
-
-    from_: date = Field(alias="from", description="First day (inclusive).")
-    to: date = Field(description="Last day (exclusive).")
     days: list[QoeDay]

@@ -117,23 +117,28 @@ def test_filters(world: tuple[TestClient, dict[str, int]]) -> None:
     assert bad.status_code == 400 and "min_duration_s" in bad.json()["detail"]
 
 
+def _plays(database_url: str, user_id: int, video_id: int, n: int = 5) -> None:
+    """``n`` plays of ``video_id`` by ``user_id`` in the last minutes, in the catalogue."""
+    with session_scope(database_url) as session:
+        session.add_all(
+            InteractionEvent(
+                event_id=uuid.uuid4().hex,
+                user_id=user_id,
+                video_id=video_id,
+                event_type=EventType.PLAY,
+                event_timestamp=NOW - timedelta(minutes=minutes),
+            )
+            for minutes in range(n)
+        )
+
+
 def test_recency_and_the_viewers_genres_lift_equal_matches(
     world: tuple[TestClient, dict[str, int]], database_url: str
 ) -> None:
     client, ids = world
     assert _ids(client, q="midnight harbor")[:2] == [ids["harbor2"], ids["haunted"]]
     viewer = register(client, "fan")
-    with session_scope(database_url) as session:
-        session.add_all(
-            InteractionEvent(
-                event_id=uuid.uuid4().hex,
-                user_id=viewer,
-                video_id=ids["haunted"],
-                event_type=EventType.PLAY,
-                event_timestamp=NOW - timedelta(minutes=n),
-            )
-            for n in range(5)
-        )
+    _plays(database_url, viewer, ids["haunted"])
     headers = sign_in(client, "fan")
     response = client.get("/search", params={"q": "midnight harbor"}, headers=headers)
     assert [item["id"] for item in response.json()["items"]][:2] == [
@@ -157,17 +162,7 @@ def test_the_genre_affinity_comes_from_the_feature_store(
 
     client, ids = world
     viewer = register(client, "feastfan")
-    with session_scope(database_url) as session:
-        session.add_all(
-            InteractionEvent(
-                event_id=uuid.uuid4().hex,
-                user_id=viewer,
-                video_id=ids["harbor2"],
-                event_type=EventType.PLAY,
-                event_timestamp=NOW - timedelta(minutes=n),
-            )
-            for n in range(5)
-        )
+    _plays(database_url, viewer, ids["harbor2"])
     day = (NOW - timedelta(days=2)).strftime("%Y-%m-%dT%H:%MZ")
     events = pd.DataFrame([event_row(viewer, ids["haunted"], "play", day, watch=60)])
     settings = Settings(data_root=data_root, database_url=database_url)
